@@ -1,0 +1,49 @@
+using System.Text.Json.Serialization;
+
+namespace Img.Oci;
+
+/// <summary>An OCI content descriptor: what a blob is, where to find it, how big it is.</summary>
+public sealed record Descriptor
+{
+    [JsonPropertyName("mediaType")]
+    public string MediaType { get; init; } = "";
+
+    [JsonPropertyName("digest")]
+    public Digest Digest { get; init; }
+
+    [JsonPropertyName("size")]
+    public long Size { get; init; }
+
+    [JsonPropertyName("urls")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Urls { get; init; }
+
+    [JsonPropertyName("annotations")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+
+    [JsonPropertyName("platform")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Platform? Platform { get; init; }
+
+    [JsonPropertyName("artifactType")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ArtifactType { get; init; }
+
+    public Descriptor() { }
+
+    public Descriptor(string mediaType, Digest digest, long size)
+    {
+        MediaType = mediaType;
+        Digest = digest;
+        Size = size;
+    }
+}
+
+/// <summary>Well-known annotation keys.</summary>
+public static class Annotations
+{
+    public const string RefName = "org.opencontainers.image.ref.name";
+    public const string Created = "org.opencontainers.image.created";
+    public const string ContainerdImageName = "io.containerd.image.name";
+}
