@@ -56,8 +56,8 @@ public static class ShellPattern
             {
                 "*" => greedy ? ".*" : ".*?",
                 "?" => ".",
-                _ when t.Length > 1 && t[0] == '[' => t,
-                _ => Regex.Escape(t[^1..]),
+                _ when t.Length == 2 && t[0] == '\\' => Regex.Escape(t[1..]),
+                _ => t, // a bracket class or a grouped surrogate pair, already regex syntax
             });
         }
         return sb.ToString();
@@ -100,7 +100,7 @@ public static class ShellPattern
                     if (char.IsHighSurrogate(c) && i + 1 < pattern.Length)
                     {
                         // Keep surrogate pairs together so reversing for suffix matching stays valid.
-                        tokens.Add(Regex.Escape(pattern.Substring(i, 2)) is var pair ? "(?:" + pair + ")" : "");
+                        tokens.Add("(?:" + Regex.Escape(pattern.Substring(i, 2)) + ")");
                         i++;
                         break;
                     }
