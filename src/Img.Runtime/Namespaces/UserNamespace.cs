@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Img.Runtime.Interop;
+
+namespace Img.Runtime.Namespaces;
+
+/// <summary>The command line that re-runs a program inside a new user and mount namespace.</summary>
+/// <param name="File">The unshare binary.</param>
+/// <param name="Args">unshare's options, <c>--</c>, the program and its arguments.</param>
+/// <param name="Warning">Set when the user has no subordinate ids and only a single-id map is possible.</param>
+public sealed record ReexecCommand(string File, IReadOnlyList<string> Args, string? Warning);
+
+/// <summary>
+/// Puts image-touching commands of an ordinary user inside a user namespace where that user is
+/// root and the subordinate ids of /etc/subuid and /etc/subgid are mapped, plus a private mount
+/// namespace. A managed runtime cannot unshare its own threads, so the process re-executes itself
+/// through util-linux <c>unshare</c> (which uses newuidmap/newgidmap for the subordinate ranges).
+/// </summary>
+public static class UserNamespace
+{
+    /// <summary>Set to <c>1</c> in the re-executed child: it is already inside.</summary>
+    public const string InsideVariable = "IMG_IN_USERNS";
+
+    /// <summary>Set to <c>1</c> to never re-execute (unit tests).</summary>
+    public const string DisableVariable = "IMG_NO_USERNS";
+
+    /// <summary>The effective uid of this process as the initial namespace sees it (runc's GetParentNSeuid).</summary>
+    public static long HostEuid => MapToHost("/proc/self/uid_map", Libc.Geteuid());
+
+    /// <summary>True when this process runs in a user namespace other than the initial one.</summary>
+    public static bool InNestedNamespace => !IsIdentityMap("/proc/self/uid_map");
+
+    /// <summary>True when this process has to re-execute itself to become root in a namespace.</summary>
+    public static bool NeedsReexec =>
+        Environment.GetEnvironmentVariable(DisableVariable) != "1" &&
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable)) &&
+        HostEuid != 0;
+
+    /// <summary>
+    /// Re-executes this program (<c>/proc/self/exe</c>) with <paramref name="args"/> in a user namespace and
+    /// returns the child's exit code, or null when no re-exec is needed (host root, already inside, or disabled).
+    /// </summary>
+    public static int? EnterOrReexec(string[] args) =>
+        EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", args, Console.Error, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Re-executes <paramref name="program"/> with <paramref name="args"/> in a user namespace, stdio inherited,
+    /// SIGINT/SIGTERM forwarded; returns its exit code (128+signal when killed), or null when not needed.
+    /// </summary>
+    /// <exception cref="UserNamespaceException">The machine cannot provide the namespace.</exception>
+    public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken cancellationToken)
+    {
+        if (!NeedsReexec) return null;
+        var command = BuildReexecCommand(program, args);
+        await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+        if (command.Warning is not null) warnings?.WriteLine(command.Warning);
+
+        var psi = new ProcessStartInfo(command.File) { UseShellExecute = false };
+        foreach (var a in command.Args) psi.ArgumentList.Add(a);
+        psi.Environment[InsideVariable] = "1";
+        using var child = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}");
+        // unshare execs the program without forking, so the child's pid is the program's pid.
+        void Forward(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            _ = Libc.Kill(child.Id, (int)(ctx.Signal == PosixSignal.SIGINT ? Libc.SIGINT : Libc.SIGTERM));
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
+        using var reg = cancellationToken.Register(() => _ = Libc.Kill(child.Id, Libc.SIGTERM));
+        await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        return child.ExitCode;
+    }
+
+    /// <summary>
+    /// The unshare command line that runs <paramref name="program"/> as root in a new user and mount
+    /// namespace with the current user's subordinate ranges (single-id map when there are none).
+    /// </summary>
+    public static ReexecCommand BuildReexecCommand(string program, IReadOnlyList<string> args)
+    {
+        CheckKernelAllows();
+        var unshare = FindBinary("unshare") ?? throw new UserNamespaceException("unshare not found: install the util-linux package");
+        uint uid = Libc.Geteuid(), gid = Libc.Getegid();
+        var names = UserNames();
+        var uidRange = SubordinateIds.Largest(names.SelectMany(n => SubordinateIds.Read("/etc/subuid", n, uid)).Distinct().ToList());
+        var gidRange = SubordinateIds.Largest(names.SelectMany(n => SubordinateIds.Read("/etc/subgid", n, uid)).Distinct().ToList());
+        // util-linux 2.38 honours one --map-users/--map-groups, so the largest range is mapped at id 1.
+        var a = new List<string> { "--user", "--map-root-user" };
+        string? warning = null;
+        if (uidRange is not null || gidRange is not null)
+        {
+            if (FindBinary("newuidmap") is null || FindBinary("newgidmap") is null)
+                throw new UserNamespaceException("newuidmap not found: install the uidmap package");
+            if (uidRange is { } u) a.Add(string.Create(CultureInfo.InvariantCulture, $"--map-users={u.Start},1,{u.Count}"));
+            if (gidRange is { } g) a.Add(string.Create(CultureInfo.InvariantCulture, $"--map-groups={g.Start},1,{g.Count}"));
+        }
+        if (uidRange is null || gidRange is null)
+            warning = $"warning: no subordinate {(uidRange is null ? "uid" : "gid")} range for user {names.FirstOrDefault() ?? uid.ToString(CultureInfo.InvariantCulture)} in /etc/sub{(uidRange is null ? "uid" : "gid")}: " +
+                      "only your own id is mapped, so files owned by other ids cannot be created, chown in RUN fails and package managers like apt may fail " +
+                      "(add a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`)";
+        a.AddRange(["--mount", "--propagation", "private", "--", program]);
+        a.AddRange(args);
+        return new ReexecCommand(unshare, a, warning);
+    }
+
+    /// <summary>One line per fact about the namespace in use, for <c>img version</c> and <c>--debug</c>.</summary>
+    public static string Describe()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"host euid: {HostEuid}, in user namespace: {(InNestedNamespace ? "yes" : "no")}\n");
+        sb.Append("uid_map: ").Append(MapText("/proc/self/uid_map")).Append('\n');
+        sb.Append("gid_map: ").Append(MapText("/proc/self/gid_map"));
+        return sb.ToString();
+    }
+
+    private static string MapText(string path) =>
+        File.Exists(path) ? string.Join("; ", File.ReadAllLines(path).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)))) : "unavailable";
+
+    private static IReadOnlyList<string> UserNames()
+    {
+        var names = new List<string>();
+        foreach (var n in new[] { Environment.UserName, Environment.GetEnvironmentVariable("USER") })
+            if (!string.IsNullOrEmpty(n) && !names.Contains(n)) names.Add(n);
+        return names;
+    }
+
+    private static void CheckKernelAllows()
+    {
+        if (ReadSysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0")
+            throw new UserNamespaceException("unprivileged user namespaces are disabled: enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1");
+        if (ReadSysctl("/proc/sys/user/max_user_namespaces") == "0")
+            throw new UserNamespaceException("user namespaces are disabled: enable unprivileged user namespaces: sysctl user.max_user_namespaces=15000");
+    }
+
+    /// <summary>Runs the same unshare with <c>true</c> so a refusal becomes one actionable line, not a failed command.</summary>
+    private static async Task ProbeAsync(ReexecCommand command, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        int sep = command.Args.ToList().IndexOf("--");
+        foreach (var a in command.Args.Take(sep)) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("--");
+        psi.ArgumentList.Add("true");
+        using var p = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}");
+        var stderr = p.StandardError.ReadToEndAsync(cancellationToken);
+        _ = p.StandardOutput.ReadToEndAsync(cancellationToken);
+        await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (p.ExitCode == 0) return;
+        var why = (await stderr.ConfigureAwait(false)).Trim().Split('\n').FirstOrDefault() ?? "";
+        if (why.Contains("Operation not permitted", StringComparison.Ordinal))
+            throw new UserNamespaceException($"cannot create a user namespace ({why}): enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 (Ubuntu: sysctl kernel.apparmor_restrict_unprivileged_userns=0)");
+        throw new UserNamespaceException($"cannot create a user namespace: {why}");
+    }
+
+    private static string? ReadSysctl(string path)
+    {
+        try { return File.Exists(path) ? File.ReadAllText(path).Trim() : null; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    internal static string? FindBinary(string name, params string[] extraDirs)
+    {
+        if (name.Contains('/')) return File.Exists(name) ? name : null;
+        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(extraDirs).Concat(["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]);
+        foreach (var d in dirs)
+        {
+            var p = Path.Combine(d, name);
+            if (File.Exists(p)) return p;
+        }
+        return null;
+    }
+
+    private static bool IsIdentityMap(string path)
+    {
+        if (!File.Exists(path)) return true;
+        var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count != 1) return false;
+        var f = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return f.Length == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295";
+    }
+
+    private static long MapToHost(string mapFile, uint id)
+    {
+        if (!File.Exists(mapFile)) return id;
+        foreach (var line in File.ReadAllLines(mapFile))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length != 3 || !long.TryParse(f[0], out var inside) || !long.TryParse(f[1], out var outside) || !long.TryParse(f[2], out var len)) continue;
+            if (id >= inside && id < inside + len) return outside + (id - inside);
+        }
+        return -1; // unmapped: certainly not host root
+    }
+}

@@ -1,0 +1,60 @@
+namespace Img.Runtime.Snapshots;
+
+/// <summary>
+/// containerd's snapshot API in small. A snapshot is prepared (writable, on top of a committed parent
+/// chain), mounted, written, unmounted and committed under a name that later snapshots use as parent.
+/// </summary>
+public interface ISnapshotter
+{
+    /// <summary>The backend name: <c>overlayfs</c>, <c>fuse-overlayfs</c> or <c>native</c>.</summary>
+    string Name { get; }
+
+    /// <summary>The backend's root directory (<c>&lt;state&gt;/snapshots/&lt;backend&gt;</c>).</summary>
+    string Root { get; }
+
+    /// <summary>
+    /// False when renaming a directory that exists only in a lower layer fails with EXDEV
+    /// (kernel overlayfs in a user namespace cannot use redirect_dir). Tools such as mv fall back
+    /// to copying; programs that call rename(2) on such directories fail.
+    /// </summary>
+    bool RenamesLowerDirectories { get; }
+
+    /// <summary>A new writable snapshot <paramref name="key"/> over committed <paramref name="parent"/>; returns how to mount it.</summary>
+    Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken cancellationToken = default);
+
+    /// <summary>A new read-only view <paramref name="key"/> of committed <paramref name="parent"/>.</summary>
+    Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken cancellationToken = default);
+
+    /// <summary>How to mount an existing snapshot (committed ones mount read-only).</summary>
+    IReadOnlyList<Mount> Mounts(string key);
+
+    /// <summary>Turns active snapshot <paramref name="key"/> (unmounted) into committed snapshot <paramref name="name"/>.</summary>
+    Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a snapshot that no other snapshot uses as parent.</summary>
+    Task RemoveAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>The snapshot's record, or null.</summary>
+    SnapshotInfo? Stat(string key);
+
+    /// <summary>All snapshots.</summary>
+    IReadOnlyList<SnapshotInfo> List();
+
+    /// <summary>Bytes the snapshot's own directory holds (for overlay: its layer only).</summary>
+    long Usage(string key);
+
+    /// <summary>
+    /// The snapshot's own directory: the whole tree for <c>native</c> (diff it against the parent's
+    /// <see cref="FsDir"/>), the upper layer for the overlay backends.
+    /// </summary>
+    string FsDir(string key);
+
+    /// <summary>The overlay upper directory (whiteouts as 0:0 char devices, opaque dirs by xattr) or null for <c>native</c>.</summary>
+    string? UpperDir(string key);
+
+    /// <summary>Mounts the snapshot on <paramref name="target"/> (an existing directory).</summary>
+    void Mount(string key, string target) => Mounter.MountAll(Mounts(key), target);
+
+    /// <summary>Unmounts <paramref name="target"/>.</summary>
+    void Unmount(string target) => Mounter.Unmount(target);
+}

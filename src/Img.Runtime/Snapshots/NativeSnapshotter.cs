@@ -1,0 +1,30 @@
+namespace Img.Runtime.Snapshots;
+
+/// <summary>
+/// Plain directories: a snapshot is a full copy of its parent's tree (reflinked where the filesystem
+/// can, see <see cref="TreeCopier"/>). Works everywhere, costs space and time per step; the differ
+/// compares <see cref="ISnapshotter.FsDir"/> of the snapshot against that of its parent.
+/// </summary>
+public sealed class NativeSnapshotter(string root) : SnapshotterBase(root)
+{
+    /// <inheritdoc/>
+    public override string Name => "native";
+
+    /// <inheritdoc/>
+    public override bool RenamesLowerDirectories => true;
+
+    /// <inheritdoc/>
+    public override string? UpperDir(string key) => null;
+
+    private protected override Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken cancellationToken) =>
+        info.Kind == SnapshotKind.Active && chain.Count > 0
+            ? TreeCopier.CopyAsync(FsDirOf(chain[0]), FsDirOf(info), cancellationToken)
+            : Task.CompletedTask;
+
+    private protected override IReadOnlyList<Mount> MountsFor(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain) => info.Kind switch
+    {
+        SnapshotKind.Active => [new Mount("bind", FsDirOf(info), ["rbind", "rw"])],
+        SnapshotKind.View when chain.Count > 0 => [new Mount("bind", FsDirOf(chain[0]), ["rbind", "ro"])],
+        _ => [new Mount("bind", FsDirOf(info), ["rbind", "ro"])],
+    };
+}

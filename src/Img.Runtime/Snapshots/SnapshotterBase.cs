@@ -1,0 +1,151 @@
+namespace Img.Runtime.Snapshots;
+
+/// <summary>The snapshot table logic shared by every backend; a backend decides how snapshots are laid out and mounted.</summary>
+public abstract class SnapshotterBase : ISnapshotter
+{
+    private protected SnapshotterBase(string root)
+    {
+        Root = root;
+        Table = new SnapshotTable(root);
+    }
+
+    private protected SnapshotTable Table { get; }
+
+    /// <inheritdoc/>
+    public abstract string Name { get; }
+
+    /// <inheritdoc/>
+    public string Root { get; }
+
+    /// <inheritdoc/>
+    public abstract bool RenamesLowerDirectories { get; }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken cancellationToken = default) =>
+        CreateAsync(key, parent, SnapshotKind.Active, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken cancellationToken = default) =>
+        CreateAsync(key, parent, SnapshotKind.View, cancellationToken);
+
+    private async Task<IReadOnlyList<Mount>> CreateAsync(string key, string? parent, SnapshotKind kind, CancellationToken cancellationToken)
+    {
+        SnapshotInfo info;
+        IReadOnlyList<SnapshotInfo> chain;
+        using (Table.Lock())
+        {
+            if (Table.Find(key) is not null) throw new InvalidOperationException($"snapshot {key} already exists");
+            chain = Table.Chain(parent);
+            var id = Table.NewId();
+            Directory.CreateDirectory(Path.Combine(Table.DirOf(id), "fs"));
+            info = new SnapshotInfo(key, id, parent, kind, DateTimeOffset.UtcNow);
+            CreateLayout(info);
+            Table.Put(info);
+        }
+        try
+        {
+            await PopulateAsync(info, chain, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await RemoveAsync(key, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        return MountsFor(info, chain);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Mount> Mounts(string key)
+    {
+        var info = Table.Get(key);
+        return MountsFor(info, Table.Chain(info.Parent));
+    }
+
+    /// <inheritdoc/>
+    public Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken cancellationToken = default)
+    {
+        using (Table.Lock())
+        {
+            var info = Table.Get(key);
+            if (info.Kind != SnapshotKind.Active) throw new InvalidOperationException($"snapshot {key} is not active and cannot be committed");
+            if (Table.Find(name) is not null) throw new InvalidOperationException($"snapshot {name} already exists");
+            var committed = info with { Key = name, Kind = SnapshotKind.Committed };
+            Table.Put(committed);
+            if (name != key) Table.DeleteKey(key);
+            return Task.FromResult(committed);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        string dir;
+        using (Table.Lock())
+        {
+            var info = Table.Get(key);
+            var child = Table.List().FirstOrDefault(s => s.Parent == key);
+            if (child is not null) throw new InvalidOperationException($"snapshot {key} is the parent of {child.Key} and cannot be removed");
+            Table.DeleteKey(key);
+            dir = Table.DirOf(info.Id);
+        }
+        return Task.Run(() => DeleteTree(dir), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public SnapshotInfo? Stat(string key) => Table.Find(key);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<SnapshotInfo> List() => Table.List();
+
+    /// <inheritdoc/>
+    public long Usage(string key)
+    {
+        var dir = FsDir(key);
+        long total = 0;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
+        foreach (var f in new DirectoryInfo(dir).EnumerateFiles("*", options))
+            if (f.LinkTarget is null) total += f.Length;
+        return total;
+    }
+
+    /// <inheritdoc/>
+    public string FsDir(string key) => Path.Combine(Table.DirOf(Table.Get(key).Id), "fs");
+
+    /// <inheritdoc/>
+    public abstract string? UpperDir(string key);
+
+    /// <summary>Creates backend-specific directories beside <c>fs</c> (e.g. the overlay workdir).</summary>
+    private protected virtual void CreateLayout(SnapshotInfo info) { }
+
+    /// <summary>Fills a new snapshot's directory (the native backend copies its parent).</summary>
+    private protected virtual Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The mounts of <paramref name="info"/> over <paramref name="chain"/> (nearest parent first).</summary>
+    private protected abstract IReadOnlyList<Mount> MountsFor(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain);
+
+    private protected string FsDirOf(SnapshotInfo info) => Path.Combine(Table.DirOf(info.Id), "fs");
+
+    private static void DeleteTree(string dir)
+    {
+        if (!Directory.Exists(dir)) return;
+        // Rename first so a half-deleted snapshot never looks like a live one.
+        var doomed = Path.Combine(Path.GetDirectoryName(dir)!, ".rm-" + Path.GetFileName(dir));
+        Directory.Move(dir, doomed);
+        MakeWritable(new DirectoryInfo(doomed));
+        Directory.Delete(doomed, recursive: true);
+    }
+
+    // A RUN step may leave directories without write permission; unlinking their entries needs it
+    // when the process lacks CAP_DAC_OVERRIDE over them.
+    private static void MakeWritable(DirectoryInfo dir)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
+        foreach (var d in dir.EnumerateDirectories("*", options).Prepend(dir))
+        {
+            if (d.LinkTarget is not null) continue;
+            try { d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute; }
+            catch (UnauthorizedAccessException) { }
+            catch (IOException) { }
+        }
+    }
+}
