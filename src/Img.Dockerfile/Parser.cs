@@ -58,7 +58,7 @@ public static partial class Parser
             }
             catch (DockerfileException e)
             {
-                throw e.WithLocation(Math.Max(currentLine, 1), 0);
+                throw e.WithLocation(currentLine + 1, 0);
             }
             return token.StartsWith('#') ? "" : token;
         }
