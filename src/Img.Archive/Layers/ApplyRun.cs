@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace Img.Archive.Layers;
+
+/// <summary>The state of applying one layer: its budget, the paths it created, directories to finish last, warnings.</summary>
+internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, CancellationToken ct)
+{
+    private readonly HashSet<string> _layerPaths = new(StringComparer.Ordinal);
+    private readonly List<(string Rel, uint Mode, long Sec, uint Nsec)> _dirs = [];
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private readonly List<string> _warnings = [];
+
+    public long Entries { get; private set; }
+    public long Bytes { get; private set; }
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    public void Warn(string message)
+    {
+        if (!_warned.Add(message)) return;
+        if (_warnings.Count < 1000) _warnings.Add(message);
+        options.Warn?.Invoke(message);
+    }
+
+    public async Task ApplyEntryAsync(TarHeader h, Stream data)
+    {
+        Entries++;
+        var rel = RootedDirectory.Clean(h.Name);
+        if (rel.Length == 0) return; // the root entry ("./"): the root is the caller's
+        var slash = rel.LastIndexOf('/');
+        var parentRel = slash < 0 ? "" : rel[..slash];
+        var name = rel[(slash + 1)..];
+
+        if (name.StartsWith(TarHeader.WhiteoutPrefix, StringComparison.Ordinal))
+        {
+            ApplyWhiteout(parentRel, name);
+            return;
+        }
+
+        if (h.Kind == TarEntryKind.File && h.Size > options.MaxTotalBytes - Bytes)
+            throw new LayerSecurityException($"layer exceeds the limit of {options.MaxTotalBytes} bytes at {h.Name} ({h.Size} bytes declared)");
+
+        var parentFd = root.OpenDirOrThrow(parentRel, create: true);
+        try
+        {
+            var existing = Native.StatAt(parentFd, name, rel);
+            if (existing is { } ex && !(ex.IsDir && h.Kind == TarEntryKind.Directory))
+                RootedDirectory.RemoveAll(parentFd, name, rel);
+            _layerPaths.Add(rel);
+            switch (h.Kind)
+            {
+                case TarEntryKind.Directory:
+                    if (existing is not { IsDir: true }) Check(Native.MkdirAt(parentFd, name, 0b111_000_000 /* 0700 */), "mkdir", rel);
+                    SetOwner(parentFd, name, rel, h);
+                    SetXattrs(parentFd, name, rel, h);
+                    _dirs.Add((rel, h.Mode, h.MtimeSec, h.MtimeNsec)); // mode and mtime after the contents
+                    return;
+                case TarEntryKind.File:
+                    await WriteFileAsync(parentFd, name, rel, h, data).ConfigureAwait(false);
+                    break;
+                case TarEntryKind.Symlink:
+                    Check(Native.SymlinkAt(h.LinkName, parentFd, name), "symlink", rel);
+                    SetOwner(parentFd, name, rel, h);
+                    SetXattrs(parentFd, name, rel, h);
+                    break;
+                case TarEntryKind.HardLink:
+                    Link(parentFd, name, rel, h);
+                    return; // a hard link shares its target's inode and metadata
+                case TarEntryKind.CharDevice or TarEntryKind.BlockDevice or TarEntryKind.Fifo:
+                    if (!MakeNode(parentFd, name, rel, h)) { _layerPaths.Remove(rel); return; }
+                    SetOwner(parentFd, name, rel, h);
+                    Check(Native.ChmodAt(parentFd, name, h.Mode), "chmod", rel);
+                    SetXattrs(parentFd, name, rel, h);
+                    break;
+            }
+            Check(Native.UtimesAt(parentFd, name, h.MtimeSec, h.MtimeNsec), "set times of", rel);
+        }
+        finally { Native.Close(parentFd); }
+    }
+
+    private async Task WriteFileAsync(int parentFd, string name, string rel, TarHeader h, Stream data)
+    {
+        var fd = Native.OpenAt(parentFd, name, Native.O_WRONLY | Native.O_CREAT | Native.O_EXCL | Native.O_NOFOLLOW, 0b110_000_000 /* 0600 */);
+        if (fd < 0) throw new NativeException("create", Path.Combine(root.Root, rel), -fd);
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var file = new FileStream(handle, FileAccess.Write, 0);
+        await using (file.ConfigureAwait(false))
+        {
+            var buf = ArrayPool<byte>.Shared.Rent(256 * 1024);
+            try
+            {
+                long written = 0;
+                int n;
+                while ((n = await data.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+                {
+                    written += n;
+                    if (written > h.Size || Bytes + n > options.MaxTotalBytes)
+                        throw new LayerSecurityException($"layer exceeds the limit of {options.MaxTotalBytes} bytes at {h.Name}");
+                    await file.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
+                    Bytes += n;
+                }
+            }
+            finally { ArrayPool<byte>.Shared.Return(buf); }
+            // Content first, then owner, then mode: chown clears setuid/setgid, writes by the unprivileged clear them too.
+            if (options.PreserveOwnership) OwnerResult(Native.Fchown(fd, (uint)h.Uid, (uint)h.Gid), rel, h);
+            Check(Native.Fchmod(fd, h.Mode), "chmod", rel);
+        }
+        SetXattrs(parentFd, name, rel, h); // after chown, which drops security.capability
+    }
+
+    private void Link(int parentFd, string name, string rel, TarHeader h)
+    {
+        var target = RootedDirectory.Clean(h.LinkName, "hard link target");
+        if (target.Length == 0) throw new LayerSecurityException($"hard link {h.Name} points at the root directory");
+        var slash = target.LastIndexOf('/');
+        var targetParent = root.OpenDir(slash < 0 ? "" : target[..slash], create: false);
+        if (targetParent < 0) throw new LayerFormatException($"hard link {h.Name}: target {h.LinkName} does not exist in the layer or below it");
+        try
+        {
+            var tname = target[(slash + 1)..];
+            var st = Native.StatAt(targetParent, tname, target);
+            if (st is null) throw new LayerFormatException($"hard link {h.Name}: target {h.LinkName} does not exist in the layer or below it");
+            if (st.Value.IsDir) throw new LayerFormatException($"hard link {h.Name}: target {h.LinkName} is a directory");
+            Check(Native.LinkAt(targetParent, tname, parentFd, name), "link", rel);
+        }
+        finally { Native.Close(targetParent); }
+    }
+
+    private bool MakeNode(int parentFd, string name, string rel, TarHeader h)
+    {
+        var type = h.Kind switch
+        {
+            TarEntryKind.CharDevice => Native.S_IFCHR,
+            TarEntryKind.BlockDevice => Native.S_IFBLK,
+            _ => Native.S_IFIFO,
+        };
+        var isDevice = h.Kind != TarEntryKind.Fifo;
+        var r = isDevice && options.DevicesForbidden
+            ? -Native.EPERM
+            : Native.MknodAt(parentFd, name, type | h.Mode, isDevice ? Native.MakeDev(h.DevMajor, h.DevMinor) : 0);
+        if (r == 0) return true;
+        if (r == -Native.EPERM && options.SkipForbiddenDevices)
+        {
+            Warn($"skipped {(isDevice ? "device node" : "fifo")} {rel}: creating it is not permitted here");
+            return false;
+        }
+        throw new NativeException("mknod", Path.Combine(root.Root, rel), -r);
+    }
+
+    private void ApplyWhiteout(string parentRel, string name)
+    {
+        if (name == TarHeader.OpaqueMarker)
+        {
+            var dirFd = root.OpenDirOrThrow(parentRel, create: true);
+            try
+            {
+                if (options.Mode == ApplyMode.OverlayUpper)
+                    SetOverlayOpaque(dirFd, parentRel);
+                else
+                    RootedDirectory.RemoveChildren(dirFd, parentRel, child => !_layerPaths.Contains(FileEntryWriter.Join(parentRel, child)));
+            }
+            finally { Native.Close(dirFd); }
+            return;
+        }
+        if (name.StartsWith(TarHeader.WhiteoutMetaPrefix, StringComparison.Ordinal)) return; // aufs bookkeeping (.wh..wh.plnk)
+        var target = name[TarHeader.WhiteoutPrefix.Length..];
+        if (target is "" or "." or "..") throw new LayerFormatException($"invalid whiteout {FileEntryWriter.Join(parentRel, name)}");
+        var rel = FileEntryWriter.Join(parentRel, target);
+        if (options.Mode == ApplyMode.Merged)
+        {
+            var fd = root.OpenDir(parentRel, create: false);
+            if (fd < 0) return; // nothing below to delete
+            try { RootedDirectory.RemoveAll(fd, target, rel); }
+            finally { Native.Close(fd); }
+            _layerPaths.Remove(rel);
+            return;
+        }
+        var parentFd = root.OpenDirOrThrow(parentRel, create: true);
+        try
+        {
+            RootedDirectory.RemoveAll(parentFd, target, rel);
+            var r = Native.MknodAt(parentFd, target, Native.S_IFCHR, 0);
+            if (r == -Native.EPERM)
+                throw new OverlayWhiteoutException($"cannot create the overlay whiteout {rel} (mknod 0/0 not permitted); apply onto a merged copy instead");
+            Check(r, "mknod whiteout", rel);
+        }
+        finally { Native.Close(parentFd); }
+    }
+
+    private void SetOverlayOpaque(int dirFd, string rel)
+    {
+        var r = Native.SetXattr(Native.FdPath(dirFd, ""), options.OverlayXattrPrefix + "opaque", "y"u8);
+        if (r < 0) throw new NativeException($"set {options.OverlayXattrPrefix}opaque on", Path.Combine(root.Root, rel), -r);
+    }
+
+    private void SetOwner(int parentFd, string name, string rel, TarHeader h)
+    {
+        if (!options.PreserveOwnership) return;
+        OwnerResult(Native.LchownAt(parentFd, name, (uint)h.Uid, (uint)h.Gid), rel, h);
+    }
+
+    private void OwnerResult(int r, string rel, TarHeader h)
+    {
+        if (r == 0) return;
+        if (r is -Native.EPERM or -Native.EINVAL && options.SkipUnmappedOwnership)
+        {
+            Warn($"ownership {h.Uid}:{h.Gid} cannot be set here (id not mapped in this user namespace); kept the applying user's for {rel}");
+            return;
+        }
+        throw new NativeException($"chown {h.Uid}:{h.Gid}", Path.Combine(root.Root, rel), -r);
+    }
+
+    private void SetXattrs(int parentFd, string name, string rel, TarHeader h)
+    {
+        if (h.Xattrs.Count == 0) return;
+        var path = Native.FdPath(parentFd, name);
+        foreach (var (key, value) in h.Xattrs)
+        {
+            var r = Native.SetXattr(path, key, value);
+            if (r == 0) continue;
+            if (r is -Native.EPERM or -Native.EOPNOTSUPP or -Native.EACCES)
+            {
+                Warn($"extended attribute {key} on {rel} not set: {(r == -Native.EOPNOTSUPP ? "not supported by this filesystem" : "not permitted here")}");
+                continue;
+            }
+            throw new NativeException($"setxattr {key}", Path.Combine(root.Root, rel), -r);
+        }
+    }
+
+    /// <summary>Sets directory modes and mtimes last, deepest first, so writing their contents did not disturb them.</summary>
+    public void FinishDirectories()
+    {
+        for (var i = _dirs.Count - 1; i >= 0; i--)
+        {
+            var (rel, mode, sec, nsec) = _dirs[i];
+            var slash = rel.LastIndexOf('/');
+            var parentFd = root.OpenDir(slash < 0 ? "" : rel[..slash], create: false);
+            if (parentFd < 0) continue; // removed later in the layer
+            try
+            {
+                var name = rel[(slash + 1)..];
+                if (Native.StatAt(parentFd, name, rel) is not { IsDir: true }) continue; // replaced later in the layer
+                Check(Native.ChmodAt(parentFd, name, mode), "chmod", rel);
+                Check(Native.UtimesAt(parentFd, name, sec, nsec), "set times of", rel);
+            }
+            finally { Native.Close(parentFd); }
+        }
+    }
+
+    private void Check(int r, string op, string rel)
+    {
+        if (r < 0) throw new NativeException(op, Path.Combine(root.Root, rel), -r);
+    }
+}
