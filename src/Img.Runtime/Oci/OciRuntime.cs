@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Img.Content;
+using Img.Runtime.Interop;
+using Img.Runtime.Snapshots;
+
+namespace Img.Runtime.Oci;
+
+/// <summary>
+/// Runs RUN steps through a real OCI runtime (crun or runc) from a generated bundle. Rootless-safe:
+/// no cgroups, no network namespace (host network), no user namespace of its own (the caller is
+/// already root in one), docker's default capabilities, masked and read-only /proc paths.
+/// </summary>
+public sealed class OciRuntime
+{
+    private static readonly string[] DefaultCapabilities =
+    [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
+        "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    ];
+
+    private static readonly string[] MaskedPaths =
+    [
+        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    ];
+
+    private static readonly string[] ReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    private const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    private readonly string _stateDir;
+
+    /// <summary>A runner using <paramref name="runtime"/>, keeping bundles, runtime state and cache mounts under <paramref name="stateDir"/>.</summary>
+    public OciRuntime(RuntimeInfo runtime, string stateDir)
+    {
+        Runtime = runtime;
+        _stateDir = Path.GetFullPath(stateDir);
+    }
+
+    /// <summary>The runtime binary in use.</summary>
+    public RuntimeInfo Runtime { get; }
+
+    /// <summary>Where persistent cache mounts live.</summary>
+    public string CacheMountsDir => Path.Combine(_stateDir, "cache-mounts");
+
+    // The runtime's own state (--root): rootless runc would default to $XDG_RUNTIME_DIR/runc, which a
+    // CI runner or an HPC batch job often lacks ("mkdir /run/runc: permission denied"). Under the state
+    // dir it always exists and belongs to this user.
+    private string RuntimeRoot => Path.Combine(_stateDir, "runtime-root", Runtime.Name);
+
+    /// <summary>
+    /// Runs <paramref name="spec"/>, streaming the process's stdout and stderr to the given streams, and returns
+    /// its exit code. Cancelling kills the container. The container and its bundle are always deleted.
+    /// </summary>
+    public async Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken cancellationToken = default)
+    {
+        var rootfs = Path.GetFullPath(spec.RootFs);
+        if (!Directory.Exists(rootfs)) throw new DirectoryNotFoundException($"rootfs {rootfs} does not exist");
+        var user = ExecUser.Resolve(rootfs, spec.User);
+        var id = "img-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var bundle = Path.Combine(_stateDir, "executor", id);
+        Directory.CreateDirectory(bundle);
+        Directory.CreateDirectory(RuntimeRoot);
+        var cleanup = new List<Action>();
+        MountStubs? stubs = null;
+        try
+        {
+            var env = BuildEnv(spec.Env, user);
+            var mounts = BaseMounts(bundle, spec);
+            await AddRunMountsAsync(spec.Mounts, bundle, mounts, env, cleanup, cancellationToken).ConfigureAwait(false);
+            stubs = new MountStubs(rootfs, mounts.Select(m => m.Destination));
+
+            var config = new RuntimeSpec(
+                "1.0.2",
+                new SpecProcess(false, new SpecUser(user.Uid, user.Gid, user.AdditionalGids), spec.Args, env, spec.Cwd,
+                    new SpecCapabilities(DefaultCapabilities, DefaultCapabilities, DefaultCapabilities),
+                    [new SpecRlimit("RLIMIT_NOFILE", NoFileLimit(), NoFileLimit())], false),
+                new SpecRoot(rootfs, false),
+                spec.Hostname,
+                mounts,
+                new SpecLinux([new("pid"), new("ipc"), new("uts"), new("mount")], MaskedPaths, ReadonlyPaths));
+            await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"),
+                JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
+
+            return await RunContainerAsync(id, bundle, stdout, stderr, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await RuntimeCommandAsync(["delete", "-f", id]).ConfigureAwait(false);
+            for (int i = cleanup.Count - 1; i >= 0; i--)
+            {
+                try { cleanup[i](); }
+                catch (IOException) { }
+            }
+            stubs?.Remove();
+            try { Directory.Delete(bundle, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
+    private async Task<int> RunContainerAsync(string id, string bundle, Stream stdout, Stream stderr, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(Runtime.Path)
+        {
+            UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "run", "--bundle", bundle, id }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Runtime.Path}");
+        p.StandardInput.Close();
+        var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
+        var copyErr = p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
+        try
+        {
+            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Killing the container's init ends every process in its pid namespace; the runtime then exits.
+            await RuntimeCommandAsync(["kill", id, "KILL"]).ConfigureAwait(false);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await p.WaitForExitAsync(grace.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false); }
+            await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+            throw;
+        }
+        await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+        return p.ExitCode;
+    }
+
+    private IEnumerable<string> GlobalArgs()
+    {
+        yield return "--root";
+        yield return RuntimeRoot;
+        // Rootless: no cgroups at all (crun otherwise insists on a cgroup layout it can manage).
+        if (Runtime.IsCrun) yield return "--cgroup-manager=disabled";
+    }
+
+    private async Task RuntimeCommandAsync(IReadOnlyList<string> args)
+    {
+        var psi = new ProcessStartInfo(Runtime.Path) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi);
+        if (p is null) return;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().ConfigureAwait(false);
+        await Task.WhenAll(o, e).ConfigureAwait(false);
+    }
+
+    private static List<string> BuildEnv(IReadOnlyList<string> env, ExecUser user)
+    {
+        var result = env.ToList();
+        if (!result.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal))) result.Insert(0, DefaultPath);
+        if (!result.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal))) result.Add("HOME=" + user.Home);
+        return result;
+    }
+
+    private static ulong NoFileLimit()
+    {
+        // docker's 1048576, but never above what this process may raise to (rootless cannot exceed it).
+        const ulong docker = 1048576;
+        try
+        {
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields is { Length: >= 5 } && ulong.TryParse(fields[4], out var hard)) return Math.Min(docker, hard);
+        }
+        catch (IOException) { }
+        return 1024;
+    }
+
+    private static List<SpecMount> BaseMounts(string bundle, RunSpec spec)
+    {
+        var hosts = Path.Combine(bundle, "hosts");
+        var sb = new StringBuilder();
+        sb.Append("127.0.0.1\tlocalhost ").Append(spec.Hostname).Append('\n');
+        sb.Append("::1\tlocalhost ip6-localhost ip6-loopback\n");
+        foreach (var (name, address) in spec.ExtraHosts) sb.Append(address).Append('\t').Append(name).Append('\n');
+        File.WriteAllText(hosts, sb.ToString());
+        var resolv = Path.Combine(bundle, "resolv.conf");
+        File.WriteAllText(resolv, File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "nameserver 127.0.0.1\n");
+
+        var mounts = new List<SpecMount>
+        {
+            new("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+            new("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            new("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+            new("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            new("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+            // Mounting sysfs needs a network namespace of our own; host networking means binding the host's, read-only.
+            new("/sys", "none", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"]),
+        };
+        // null, zero, full, random, urandom and tty: the runtime creates its default devices itself, and
+        // in a user namespace (where mknod is refused) it bind-mounts the host's nodes. A bind of our own
+        // on top would make runc open the host's /dev/tty while creating them (ENXIO without a terminal).
+        mounts.Add(new("/etc/hosts", "bind", hosts, ["bind", "rw"]));
+        mounts.Add(new("/etc/resolv.conf", "bind", resolv, ["bind", "rw"]));
+        return mounts;
+    }
+
+    private async Task AddRunMountsAsync(IReadOnlyList<RunMount> requested, string bundle, List<SpecMount> mounts, List<string> env,
+        List<Action> cleanup, CancellationToken cancellationToken)
+    {
+        string? secretsDir = null;
+        int n = 0, ssh = 0;
+        foreach (var m in requested)
+        {
+            n++;
+            switch (m)
+            {
+                case BindMount b:
+                    {
+                        if (!Path.Exists(b.Source)) throw new FileNotFoundException($"bind mount source {b.Source} does not exist");
+                        var source = b.Source;
+                        if (b.ReadWrite)
+                        {
+                            // Writes must not reach the source: give the step a throw-away copy.
+                            source = Path.Combine(bundle, $"bind-{n}");
+                            if (Directory.Exists(b.Source))
+                            {
+                                Directory.CreateDirectory(source);
+                                await TreeCopier.CopyAsync(b.Source, source, cancellationToken).ConfigureAwait(false);
+                            }
+                            else File.Copy(b.Source, source);
+                        }
+                        mounts.Add(new(b.Target, "bind", source, ["rbind", b.ReadWrite ? "rw" : "ro"]));
+                        break;
+                    }
+                case CacheMount c:
+                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(c, bundle, n, cleanup, cancellationToken).ConfigureAwait(false),
+                        ["rbind", c.ReadOnly ? "ro" : "rw"]));
+                    break;
+                case TmpfsMount t:
+                    {
+                        var options = new List<string> { "nosuid", "nodev" };
+                        if (t.SizeBytes is { } size) options.Add(string.Create(CultureInfo.InvariantCulture, $"size={size}"));
+                        mounts.Add(new(t.Target, "tmpfs", "tmpfs", options));
+                        break;
+                    }
+                case SecretMount s:
+                    {
+                        if (!File.Exists(s.SourceFile)) throw new FileNotFoundException($"secret {s.Id}: {s.SourceFile} does not exist");
+                        if (secretsDir is null)
+                        {
+                            // A tmpfs of our own, so the secret never touches a disk or the snapshot.
+                            secretsDir = Path.Combine(bundle, "secrets");
+                            Directory.CreateDirectory(secretsDir);
+                            if (Libc.Mount("tmpfs", secretsDir, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0700,size=16m") != 0)
+                                throw new IOException($"cannot mount a tmpfs for secrets: {Libc.LastError()}");
+                            var dir = secretsDir;
+                            cleanup.Add(() => Mounter.Unmount(dir));
+                        }
+                        var file = Path.Combine(secretsDir, $"secret-{n}");
+                        await using (var src = File.OpenRead(s.SourceFile))
+                        await using (var dst = File.Create(file))
+                            await src.CopyToAsync(dst, cancellationToken).ConfigureAwait(false);
+                        File.SetUnixFileMode(file, s.Mode);
+                        if (Libc.Lchown(file, (int)s.Uid, (int)s.Gid) != 0)
+                            throw new IOException($"cannot chown secret {s.Id} to {s.Uid}:{s.Gid}: {Libc.LastError()}");
+                        mounts.Add(new(s.Target, "bind", file, ["bind", "ro", "nosuid", "nodev", "noexec"]));
+                        break;
+                    }
+                case SshMount k:
+                    {
+                        if (!Path.Exists(k.AgentSocket)) throw new FileNotFoundException($"ssh agent socket {k.AgentSocket} does not exist");
+                        var target = string.IsNullOrEmpty(k.Target) ? $"/run/buildkit/ssh_agent.{ssh}" : k.Target;
+                        ssh++;
+                        mounts.Add(new(target, "bind", k.AgentSocket, ["bind", "rw"]));
+                        env.RemoveAll(e => e.StartsWith("SSH_AUTH_SOCK=", StringComparison.Ordinal));
+                        env.Add("SSH_AUTH_SOCK=" + target);
+                        break;
+                    }
+            }
+        }
+    }
+
+    private async Task<string> CacheDirAsync(CacheMount c, string bundle, int n, List<Action> cleanup, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(CacheMountsDir);
+        var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.Id)))[..32];
+        var dir = Path.Combine(CacheMountsDir, name);
+        if (!Directory.Exists(dir))
+        {
+            var tmp = dir + ".new-" + Environment.ProcessId;
+            Directory.CreateDirectory(tmp);
+            File.SetUnixFileMode(tmp, c.Mode);
+            if (Libc.Lchown(tmp, (int)c.Uid, (int)c.Gid) != 0)
+                throw new IOException($"cannot chown cache mount {c.Id} to {c.Uid}:{c.Gid}: {Libc.LastError()}");
+            try { Directory.Move(tmp, dir); }
+            catch (IOException) when (Directory.Exists(dir)) { Directory.Delete(tmp); } // another build created it first
+        }
+        switch (c.Sharing)
+        {
+            case CacheSharing.Locked:
+                {
+                    var held = await Task.Run(() => StateLock.Exclusive(dir + ".lock"), cancellationToken).ConfigureAwait(false);
+                    cleanup.Add(held.Dispose);
+                    return dir;
+                }
+            case CacheSharing.Private:
+                {
+                    var copy = Path.Combine(bundle, $"cache-{n}");
+                    Directory.CreateDirectory(copy);
+                    File.SetUnixFileMode(copy, File.GetUnixFileMode(dir));
+                    if (Libc.Lchown(copy, (int)c.Uid, (int)c.Gid) != 0)
+                        throw new IOException($"cannot chown cache mount {c.Id}: {Libc.LastError()}");
+                    await TreeCopier.CopyAsync(dir, copy, cancellationToken).ConfigureAwait(false);
+                    return copy;
+                }
+            default:
+                return dir;
+        }
+    }
+}

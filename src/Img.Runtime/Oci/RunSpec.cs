@@ -1,0 +1,29 @@
+namespace Img.Runtime.Oci;
+
+/// <summary>One RUN step: what to run, as whom, where, with which mounts.</summary>
+public sealed record RunSpec
+{
+    /// <summary>The mounted, writable snapshot that becomes <c>/</c>.</summary>
+    public required string RootFs { get; init; }
+
+    /// <summary>argv (already shell-wrapped for the shell form).</summary>
+    public required IReadOnlyList<string> Args { get; init; }
+
+    /// <summary><c>KEY=value</c> entries; PATH gets the docker default when absent, HOME the user's.</summary>
+    public IReadOnlyList<string> Env { get; init; } = [];
+
+    /// <summary>The working directory inside the container.</summary>
+    public string Cwd { get; init; } = "/";
+
+    /// <summary><c>user</c>, <c>uid</c>, <c>user:group</c> or <c>uid:gid</c>, resolved through the rootfs; empty means root.</summary>
+    public string? User { get; init; }
+
+    /// <summary>The container's hostname (BuildKit's default).</summary>
+    public string Hostname { get; init; } = "buildkitsandbox";
+
+    /// <summary>Extra <c>name ip</c> pairs for /etc/hosts (<c>--add-host</c>).</summary>
+    public IReadOnlyList<(string Name, string Address)> ExtraHosts { get; init; } = [];
+
+    /// <summary>RUN --mount requests.</summary>
+    public IReadOnlyList<RunMount> Mounts { get; init; } = [];
+}
