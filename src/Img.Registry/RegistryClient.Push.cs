@@ -176,6 +176,7 @@ public sealed partial class RegistryClient
     private async Task UploadChunkedAsync(RegistryTransport transport, Reference target, Descriptor blob, ContentStore store, Uri location,
         long chunkSize, IProgress<RegistryProgress>? progress, List<string> scopes, CancellationToken ct)
     {
+        Log?.Invoke($"blob {blob.Digest}: uploading in {(blob.Size + chunkSize - 1) / chunkSize} chunks of {chunkSize} bytes");
         for (long offset = 0; offset < blob.Size;)
         {
             long length = Math.Min(chunkSize, blob.Size - offset);

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Img.Registry;
 
 /// <summary>How to reach registries: trust, insecure hosts, mirrors, credentials, limits. Immutable once a client uses it.</summary>
-public sealed class RegistryOptions
+public sealed record RegistryOptions
 {
     /// <summary>Registries (<c>host[:port]</c>) reachable over plain HTTP and whose TLS certificates are not verified.</summary>
     public IReadOnlySet<string> InsecureRegistries { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
