@@ -17,7 +17,9 @@ public sealed class IgnorePattern
         IsExclusion = exclusion;
         var (regex, literal) = Compile(cleaned);
         _regex = regex is null ? null : new Regex(regex, RegexOptions.CultureInvariant | RegexOptions.Singleline | (compiled ? RegexOptions.Compiled : RegexOptions.None));
-        _literal = literal;
+        (_fast, _literal) = literal is not null ? (FastKind.Literal, literal) : Classify(cleaned);
+        if (_fast != FastKind.None)
+            _regex = null;
         Components = cleaned.Split('/');
     }
 
@@ -30,7 +32,33 @@ public sealed class IgnorePattern
     internal string[] Components { get; }
 
     /// <summary>Whether the whole (cleaned, slash-separated) path matches.</summary>
-    public bool Match(string path) => _literal is not null ? path == _literal : _regex!.IsMatch(path);
+    public bool Match(string path) => _fast switch
+    {
+        FastKind.Literal => path == _literal,
+        FastKind.AnyDirThenLiteral => path == _literal || (path.EndsWith(_literal!, StringComparison.Ordinal) && path.Length > _literal!.Length && path[^(_literal.Length + 1)] == '/'),
+        FastKind.LiteralDirPrefix => path.StartsWith(_literal!, StringComparison.Ordinal),
+        FastKind.AnyDirThenSuffix => path.EndsWith(_literal!, StringComparison.Ordinal),
+        _ => _regex!.IsMatch(path),
+    };
+
+    private enum FastKind { None, Literal, AnyDirThenLiteral, LiteralDirPrefix, AnyDirThenSuffix }
+
+    private readonly FastKind _fast;
+
+    /// <summary>Common shapes (<c>lit</c>, <c>**/lit</c>, <c>lit/**</c>, <c>**/*suffix</c>) are matched with string operations.</summary>
+    private static (FastKind Kind, string? Literal) Classify(string p)
+    {
+        static bool Plain(string s) => s.Length > 0 && s.IndexOfAny(['*', '?', '[', ']', '\\']) < 0;
+        if (Plain(p))
+            return (FastKind.Literal, p);
+        if (p.StartsWith("**/*", StringComparison.Ordinal) && Plain(p[4..]) && !p[4..].Contains('/'))
+            return (FastKind.AnyDirThenSuffix, p[4..]);
+        if (p.StartsWith("**/", StringComparison.Ordinal) && Plain(p[3..]))
+            return (FastKind.AnyDirThenLiteral, p[3..]);
+        if (p.EndsWith("/**", StringComparison.Ordinal) && Plain(p[..^3]))
+            return (FastKind.LiteralDirPrefix, p[..^2]);
+        return (FastKind.None, null);
+    }
 
     /// <summary>Whether this pattern could match <paramref name="dir"/>, an ancestor of it or something below it.</summary>
     internal bool CouldMatchWithin(string[] dirComponents)
@@ -211,6 +239,8 @@ public static class PathClean
     {
         if (path.Length == 0)
             return ".";
+        if (IsClean(path))
+            return path;
         var rooted = path[0] == '/';
         var parts = new List<string>();
         foreach (var part in path.Split('/'))
@@ -229,6 +259,26 @@ public static class PathClean
         }
         var joined = string.Join('/', parts);
         return rooted ? "/" + joined : joined.Length == 0 ? "." : joined;
+    }
+
+    /// <summary>True when no component is empty, "." or "..", so cleaning would not change the path.</summary>
+    private static bool IsClean(string path)
+    {
+        var start = 0;
+        for (var i = 0; i <= path.Length; i++)
+        {
+            if (i < path.Length && path[i] != '/')
+                continue;
+            var len = i - start;
+            if (len == 0 && !(i == 0 && path.Length > 1))
+                return false;
+            if (len == 1 && path[start] == '.')
+                return false;
+            if (len == 2 && path[start] == '.' && path[start + 1] == '.')
+                return false;
+            start = i + 1;
+        }
+        return true;
     }
 
     /// <summary>A context-relative form: cleaned, without a leading <c>/</c>.</summary>
