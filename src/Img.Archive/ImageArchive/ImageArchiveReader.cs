@@ -1,0 +1,226 @@
+using System.Formats.Tar;
+using System.Text.Json;
+using Img.Content;
+using Img.Oci;
+
+namespace Img.Archive.ImageArchive;
+
+/// <summary>The images an archive held, and the blobs that loading it added to the store.</summary>
+public sealed record LoadResult(IReadOnlyList<ArchiveImage> Images, IReadOnlyList<Digest> AddedBlobs);
+
+/// <summary>
+/// Reads a docker or OCI image archive (plain or gzip-compressed tar) in one pass. Every blob is
+/// verified against its name as it streams into the store; legacy docker archives
+/// (<c>&lt;id&gt;/layer.tar</c>) get a schema2 manifest made for them. When the archive turns out
+/// bad, the blobs it added are removed again: the store is as it was.
+/// </summary>
+public static class ImageArchiveReader
+{
+    private const int MaxMetadataFile = 16 << 20;
+
+    public static async Task<LoadResult> LoadAsync(Stream input, ContentStore store, CancellationToken ct = default)
+    {
+        var added = new List<Digest>();
+        try
+        {
+            var images = await ReadAsync(input, store, added, ct).ConfigureAwait(false);
+            return new LoadResult(images, added);
+        }
+        catch
+        {
+            foreach (var d in added) store.Delete(d);
+            throw;
+        }
+    }
+
+    private static async Task<List<ArchiveImage>> ReadAsync(Stream input, ContentStore store, List<Digest> added, CancellationToken ct)
+    {
+        var source = await SniffAsync(input, ct).ConfigureAwait(false);
+        var files = new Dictionary<string, Descriptor>(StringComparer.Ordinal); // non-blob files by path
+        var small = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        int entries = 0;
+        try
+        {
+            await using var reader = new TarReader(source, leaveOpen: true);
+            while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } entry)
+            {
+                entries++;
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)) continue;
+                string name = Normalize(entry.Name);
+                var data = entry.DataStream ?? Stream.Null;
+                if (TryBlobDigest(name, out var expected))
+                {
+                    bool existed = store.Exists(expected);
+                    var desc = await store.IngestAsync(data, "", expected, entry.Length, ct).ConfigureAwait(false);
+                    if (!existed) added.Add(expected);
+                    files[name] = desc;
+                }
+                else if (name.EndsWith(".json", StringComparison.Ordinal) || name is "oci-layout" or "repositories")
+                {
+                    if (entry.Length > MaxMetadataFile) throw new InvalidArchiveException($"{name} is too large ({entry.Length} bytes)");
+                    using var ms = new MemoryStream();
+                    await data.CopyToAsync(ms, ct).ConfigureAwait(false);
+                    small[name] = ms.ToArray();
+                }
+                else
+                {
+                    // A legacy layer (<id>/layer.tar): its digest is only known once it is read.
+                    await using var writer = store.CreateWriter();
+                    await data.CopyToAsync(writer, 1 << 20, ct).ConfigureAwait(false);
+                    var (digest, size) = await writer.CommitAsync(null, entry.Length, ct).ConfigureAwait(false);
+                    if (!added.Contains(digest)) added.Add(digest);
+                    files[name] = new Descriptor("", digest, size);
+                }
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        {
+            throw new InvalidArchiveException($"invalid image archive: {e.Message}", e);
+        }
+        catch (DigestMismatchException e)
+        {
+            throw new InvalidArchiveException($"invalid image archive: {e.Message}", e);
+        }
+        if (entries == 0) throw new InvalidArchiveException("invalid image archive: no tar entries (empty or not a tar)");
+
+        if (small.TryGetValue("index.json", out var indexBytes))
+        {
+            var fromIndex = ImagesFromIndex(indexBytes, store);
+            if (fromIndex.Count > 0) return fromIndex;
+        }
+        if (small.TryGetValue("manifest.json", out var manifestBytes))
+            return await ImagesFromDockerManifestAsync(manifestBytes, files, small, store, added, ct).ConfigureAwait(false);
+        throw new InvalidArchiveException("invalid image archive: neither index.json nor manifest.json found");
+    }
+
+    private static List<ArchiveImage> ImagesFromIndex(byte[] indexBytes, ContentStore store)
+    {
+        var index = Parse(() => OciJson.Deserialize<ImageIndex>(indexBytes), "index.json");
+        var images = new List<ArchiveImage>();
+        foreach (var m in index.Manifests)
+        {
+            string? name = m.Annotations?.GetValueOrDefault(Annotations.ContainerdImageName)
+                ?? m.Annotations?.GetValueOrDefault(Annotations.RefName);
+            if (name is null || !Reference.TryParse(name, out var reference, out _)) continue;
+            if (!store.Exists(m.Digest))
+                throw new InvalidArchiveException($"invalid image archive: index.json names {m.Digest}, which the archive does not hold");
+            images.Add(new ArchiveImage(reference!, m with { Annotations = null, Platform = null }));
+        }
+        return images;
+    }
+
+    private static async Task<List<ArchiveImage>> ImagesFromDockerManifestAsync(
+        byte[] manifestBytes, Dictionary<string, Descriptor> files, Dictionary<string, byte[]> small,
+        ContentStore store, List<Digest> added, CancellationToken ct)
+    {
+        var entries = Parse(() => JsonSerializer.Deserialize(manifestBytes, ArchiveJsonContext.Default.ListDockerArchiveManifest), "manifest.json")
+            ?? throw new InvalidArchiveException("invalid image archive: manifest.json is empty");
+        var images = new List<ArchiveImage>();
+        foreach (var e in entries)
+        {
+            string configPath = Normalize(e.Config);
+            byte[] configBytes = small.TryGetValue(configPath, out var cb) ? cb
+                : files.TryGetValue(configPath, out var cd) ? await store.ReadAllBytesAsync(cd.Digest, ct).ConfigureAwait(false)
+                : throw new InvalidArchiveException($"invalid image archive: config {e.Config} is missing");
+            var config = Parse(() => OciJson.Deserialize<ImageConfig>(configBytes), e.Config);
+            var configDesc = await store.WriteBytesAsync(configBytes, MediaTypes.DockerConfig, ct).ConfigureAwait(false);
+            var layers = new List<Descriptor>();
+            foreach (var layerPath in e.Layers)
+            {
+                if (!files.TryGetValue(Normalize(layerPath), out var layer))
+                    throw new InvalidArchiveException($"invalid image archive: layer {layerPath} is missing");
+                var compression = await SniffCompressionAsync(store, layer.Digest, ct).ConfigureAwait(false);
+                layers.Add(new Descriptor(MediaTypes.Layer(compression, oci: false), layer.Digest, layer.Size));
+            }
+            if (layers.Count != config.RootFs.DiffIds.Count)
+                throw new InvalidArchiveException($"invalid image archive: {e.Config} lists {config.RootFs.DiffIds.Count} layers, manifest.json {layers.Count}");
+            var manifest = new Manifest { MediaType = MediaTypes.DockerManifest, Config = configDesc, Layers = layers };
+            var manifestDesc = await store.WriteBytesAsync(OciJson.Serialize(manifest), MediaTypes.DockerManifest, ct).ConfigureAwait(false);
+            added.Add(manifestDesc.Digest);
+            foreach (var tag in e.RepoTags ?? [])
+            {
+                if (!Reference.TryParse(tag, out var reference, out var err))
+                    throw new InvalidArchiveException($"invalid image archive: bad tag \"{tag}\": {err}");
+                images.Add(new ArchiveImage(reference!, manifestDesc));
+            }
+        }
+        if (images.Count == 0) throw new InvalidArchiveException("invalid image archive: no image in it has a name");
+        return images;
+    }
+
+    private static async Task<Compression> SniffCompressionAsync(ContentStore store, Digest digest, CancellationToken ct)
+    {
+        await using var s = store.OpenRead(digest);
+        var head = new byte[4];
+        int n = await s.ReadAtLeastAsync(head, 4, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return Compression.Gzip;
+        if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) return Compression.Zstd;
+        return Compression.None;
+    }
+
+    /// <summary>Unwraps gzip: users pipe <c>save | gzip</c> archives back in.</summary>
+    private static Task<Stream> SniffAsync(Stream input, CancellationToken ct) =>
+        DecompressingStream.OpenAsync(new BufferedStream(input, 1 << 16), ct);
+
+    private static bool TryBlobDigest(string name, out Digest digest)
+    {
+        digest = default;
+        var parts = name.Split('/');
+        return parts.Length == 3 && parts[0] == "blobs" && Digest.TryParse($"{parts[1]}:{parts[2]}", out digest);
+    }
+
+    private static string Normalize(string name)
+    {
+        name = name.Replace('\\', '/');
+        while (name.StartsWith("./", StringComparison.Ordinal)) name = name[2..];
+        return name.TrimStart('/');
+    }
+
+    private static T Parse<T>(Func<T> parse, string what)
+    {
+        try { return parse(); }
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
+            throw new InvalidArchiveException($"invalid image archive: {what}: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>A stream that yields some already-read bytes, then the rest of another stream.</summary>
+internal sealed class PrefixStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+{
+    private ReadOnlyMemory<byte> _prefix = prefix;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_prefix.Length > 0)
+        {
+            int n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return n;
+        }
+        return rest.Read(buffer);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_prefix.Length > 0) return ValueTask.FromResult(Read(buffer.Span));
+        return rest.ReadAsync(buffer, cancellationToken);
+    }
+}

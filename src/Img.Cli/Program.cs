@@ -1,0 +1,68 @@
+using Img.Cli.Commands;
+using Img.Cli.Framework;
+
+namespace Img.Cli;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        // Ctrl-C cancels the work in flight; a second one ends the process the default way.
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        var app = new CliApp(Commands());
+        return await app.RunAsync(args, cts.Token).ConfigureAwait(false);
+    }
+
+    public static IReadOnlyList<Command> Commands() =>
+    [
+        new EngineMissingCommand("build", "Build an image from a Dockerfile", "build [OPTIONS] PATH", BuildFlags.All, "the build engine"),
+        new DuCommand(),
+        new InspectCommand(),
+        new LoadCommand(),
+        new EngineMissingCommand("login", "Log in to a Docker registry.", "login [OPTIONS] [SERVER]",
+        [
+            new("password", 'p', FlagKind.String, "Password"),
+            new("password-stdin", null, FlagKind.Bool, "Take the password from stdin"),
+            new("username", 'u', FlagKind.String, "Username") { Aliases = ["user"] },
+        ], "the registry client"),
+        new EngineMissingCommand("logout", "Log out from a Docker registry.", "logout [SERVER]", [], "the registry client"),
+        new LsCommand(),
+        new PruneCommand(),
+        new EngineMissingCommand("pull", "Pull an image or a repository from a registry.", "pull [OPTIONS] NAME[:TAG|@DIGEST]", [], "the registry client"),
+        new EngineMissingCommand("push", "Push an image or a repository to a registry.", "push [OPTIONS] NAME[:TAG]",
+            [new("insecure-registry", null, FlagKind.Bool, "Push to insecure registry")], "the registry client"),
+        new RmCommand(),
+        new SaveCommand(),
+        new TagCommand(),
+        new EngineMissingCommand("unpack", "Unpack an image to a rootfs directory.", "unpack [OPTIONS] IMAGE",
+            [new("output", 'o', FlagKind.String, "Directory to unpack the rootfs to. (defaults to rootfs/ in the current working directory)")], "the layer applier"),
+        new VersionCommand(),
+    ];
+}
+
+/// <summary>The flags of <c>img build</c>, as the original declares them.</summary>
+public static class BuildFlags
+{
+    public static IReadOnlyList<Flag> All { get; } =
+    [
+        new("build-arg", null, FlagKind.List, "Set build-time variables"),
+        new("cache-from", null, FlagKind.List, "Buildkit import-cache or Buildx cache-from specification"),
+        new("cache-to", null, FlagKind.List, "Buildx cache-to specification"),
+        new("file", 'f', FlagKind.String, "Name of the Dockerfile (Default is 'PATH/Dockerfile')"),
+        new("label", null, FlagKind.List, "Set metadata for an image"),
+        new("no-cache", null, FlagKind.Bool, "Do not use cache when building the image"),
+        new("no-console", null, FlagKind.Bool, "Use non-console progress UI"),
+        new("output", 'o', FlagKind.String, "BuildKit output specification (e.g. type=tar,dest=build.tar)"),
+        new("platform", null, FlagKind.List, "Set platforms for which the image should be built"),
+        new("secret", null, FlagKind.List, "Secret value exposed to the build. Format id=secretname,src=filepath"),
+        new("ssh", null, FlagKind.List, "Allow forwarding SSH agent to the builder. Format default|<id>[=<socket>|<key>[,<key>]]"),
+        new("tag", 't', FlagKind.List, "Name and optionally a tag in the 'name:tag' format"),
+        new("target", null, FlagKind.String, "Set the target build stage to build"),
+    ];
+}
