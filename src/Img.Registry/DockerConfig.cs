@@ -166,10 +166,11 @@ public sealed class DockerConfig
     private void Save(JsonObject root)
     {
         // Write through a symlinked config.json to its target, as docker does.
+        if (!System.IO.Directory.Exists(Directory))
+            System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         string target = FilePath;
-        if (new FileInfo(target).ResolveLinkTarget(returnFinalTarget: true) is { } resolved) target = resolved.FullName;
+        if (File.Exists(target) && new FileInfo(target).ResolveLinkTarget(returnFinalTarget: true) is { } resolved) target = resolved.FullName;
         string dir = Path.GetDirectoryName(target)!;
-        System.IO.Directory.CreateDirectory(dir);
         string temp = Path.Combine(dir, $".config.json.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
