@@ -39,6 +39,11 @@ public sealed class ParallelGzipStream : Stream
 
     private readonly record struct Piece(byte[] Buffer, int Length);
 
+    private int _running;
+
+    /// <summary>The most blocks that were being deflated at the same moment (evidence of parallelism).</summary>
+    internal int PeakConcurrency { get; private set; }
+
     /// <summary>Compresses into <paramref name="inner"/> at zlib <paramref name="level"/> (1-9) on <paramref name="threads"/> cores.</summary>
     public ParallelGzipStream(Stream inner, int level = 6, int? threads = null, int blockSize = DefaultBlockSize, bool leaveOpen = false)
     {
@@ -119,7 +124,13 @@ public sealed class ParallelGzipStream : Stream
         var length = _fill;
         _crc.Append(block.AsSpan(0, length));
         _length += length;
-        _inFlight.Enqueue(Task.Run(() => Deflate(block, length, final, _level), ct));
+        _inFlight.Enqueue(Task.Run(() =>
+        {
+            var now = Interlocked.Increment(ref _running);
+            if (now > PeakConcurrency) PeakConcurrency = now; // a racy max is fine for a diagnostic
+            try { return Deflate(block, length, final, _level); }
+            finally { Interlocked.Decrement(ref _running); }
+        }, ct));
         _block = final ? [] : ArrayPool<byte>.Shared.Rent(_blockSize);
         _fill = 0;
         while (_inFlight.Count >= _maxInFlight) await DrainOneAsync(ct).ConfigureAwait(false);
