@@ -35,6 +35,28 @@ switch (args[0])
             Console.WriteLine(JsonSerializer.Serialize(result, json));
             return 0;
         }
+    case "rename-check":
+        {
+            // rename(2) of a directory that exists only in the lower layer, as dpkg or a RUN step would do it.
+            var (state, backendName) = (args[1], args[2]);
+            var snapshotter = Snapshotters.Open(Snapshotters.Resolve(backendName, state), state);
+            var mnt = Path.Combine(state, "mnt-rename");
+            Directory.CreateDirectory(mnt);
+            await snapshotter.PrepareAsync("lower-active", null);
+            snapshotter.Mount("lower-active", mnt);
+            Directory.CreateDirectory(Path.Combine(mnt, "dir", "sub"));
+            File.WriteAllText(Path.Combine(mnt, "dir", "sub", "f"), "hi");
+            snapshotter.Unmount(mnt);
+            await snapshotter.CommitAsync("lower", "lower-active");
+            await snapshotter.PrepareAsync("upper", "lower");
+            snapshotter.Mount("upper", mnt);
+            string outcome;
+            try { Directory.Move(Path.Combine(mnt, "dir"), Path.Combine(mnt, "dir2")); outcome = "renamed"; }
+            catch (IOException e) { outcome = "error: " + e.Message; }
+            snapshotter.Unmount(mnt);
+            Console.WriteLine(JsonSerializer.Serialize(new { backend = snapshotter.Name, snapshotter.RenamesLowerDirectories, outcome }, json));
+            return 0;
+        }
     default:
         Console.Error.WriteLine("unknown command " + args[0]);
         return 2;
