@@ -13,6 +13,12 @@ public sealed class CredentialHelper(string name, string? searchPath = null)
     /// <summary>Username helpers use to mark the secret as an identity token.</summary>
     public const string TokenUsername = "<token>";
 
+    // "<token>" stays readable in the helper's JSON instead of becoming \u003Ctoken\u003E.
+    private static readonly RegistryJsonContext s_relaxed = new(new JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
     public string Name { get; } = name;
 
     public string Program => "docker-credential-" + Name;
@@ -45,7 +51,7 @@ public sealed class CredentialHelper(string name, string? searchPath = null)
             Username = string.IsNullOrEmpty(credentials.IdentityToken) ? credentials.Username : TokenUsername,
             Secret = string.IsNullOrEmpty(credentials.IdentityToken) ? credentials.Password : credentials.IdentityToken,
         };
-        var (code, stdout, stderr) = await RunAsync("store", JsonSerializer.Serialize(payload, RegistryJsonContext.Default.HelperCredentials), ct).ConfigureAwait(false);
+        var (code, stdout, stderr) = await RunAsync("store", JsonSerializer.Serialize(payload, s_relaxed.HelperCredentials), ct).ConfigureAwait(false);
         if (code != 0)
             throw new RegistryException($"error storing credentials in {Program}: {(stdout + stderr).Trim()}");
     }
