@@ -24,7 +24,7 @@ public sealed class HashingStream : Stream
     /// <summary>The number of bytes that passed through.</summary>
     public long BytesHashed { get; private set; }
 
-    /// <summary>The sha256 digest of the bytes so far; after the first call the stream accepts no more bytes.</summary>
+    /// <summary>The sha256 digest of the bytes so far; after the first call (or dispose) the stream accepts no more bytes.</summary>
     public Digest GetDigest() => _digest ??= Digest.FromSha256(_hash.GetHashAndReset());
 
     public override bool CanRead => _inner.CanRead;
@@ -85,6 +85,7 @@ public sealed class HashingStream : Stream
     {
         if (disposing)
         {
+            GetDigest(); // still answerable after dispose
             _hash.Dispose();
             if (!_leaveOpen) _inner.Dispose();
         }
@@ -93,6 +94,7 @@ public sealed class HashingStream : Stream
 
     public override async ValueTask DisposeAsync()
     {
+        GetDigest();
         _hash.Dispose();
         if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
