@@ -23,6 +23,7 @@ public static class Program
     [
         new EngineMissingCommand("build", "Build an image from a Dockerfile", "build [OPTIONS] PATH", BuildFlags.All, "the build engine"),
         new DuCommand(),
+        new ImportCommand(),
         new InspectCommand(),
         new LoadCommand(),
         new EngineMissingCommand("login", "Log in to a Docker registry.", "login [OPTIONS] [SERVER]",

@@ -73,7 +73,11 @@ public static class ImageArchiveReader
                 }
             }
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidArchiveException("invalid image archive: unexpected end of data (truncated?)", e);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException)
         {
             throw new InvalidArchiveException($"invalid image archive: {e.Message}", e);
         }
@@ -99,8 +103,10 @@ public static class ImageArchiveReader
         var images = new List<ArchiveImage>();
         foreach (var m in index.Manifests)
         {
+            // ref.name is often just a tag ("latest"); only a full reference can name an image.
+            string? refName = m.Annotations?.GetValueOrDefault(Annotations.RefName);
             string? name = m.Annotations?.GetValueOrDefault(Annotations.ContainerdImageName)
-                ?? m.Annotations?.GetValueOrDefault(Annotations.RefName);
+                ?? (refName is not null && (refName.Contains('/') || refName.Contains(':')) ? refName : null);
             if (name is null || !Reference.TryParse(name, out var reference, out _)) continue;
             if (!store.Exists(m.Digest))
                 throw new InvalidArchiveException($"invalid image archive: index.json names {m.Digest}, which the archive does not hold");

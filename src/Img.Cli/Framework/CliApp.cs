@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Img.Runtime.Namespaces;
 
 namespace Img.Cli.Framework;
 
@@ -49,6 +50,12 @@ public sealed class CliApp(IReadOnlyList<Command> commands)
         try
         {
             var context = CreateContext(parsed);
+            if (command.NeedsUserNamespace)
+            {
+                // An ordinary user works on images as root of a user namespace of their own.
+                var exitCode = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", args, Console.Error, ct).ConfigureAwait(false);
+                if (exitCode is { } code) return code;
+            }
             return await command.RunAsync(context, parsed, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -56,7 +63,7 @@ public sealed class CliApp(IReadOnlyList<Command> commands)
             Console.Error.WriteLine("Error: canceled");
             return 130;
         }
-        catch (Exception e) when (e is UsageException or CommandException)
+        catch (Exception e) when (e is UsageException or CommandException or UserNamespaceException)
         {
             Console.Error.WriteLine($"Error: {e.Message}");
             return 1;
