@@ -297,7 +297,8 @@ internal static partial class Native
         copy_file_range_(fdIn, null, fdOut, null, (nuint)Math.Min(len, 1L << 30), 0) is var n && n >= 0 ? n : -Errno;
 
     /// <summary>A path that names <paramref name="name"/> inside the directory open as dirfd (for l*xattr calls).</summary>
-    public static string FdPath(int dirfd, string name) => name.Length == 0 ? $"/proc/self/fd/{dirfd}" : $"/proc/self/fd/{dirfd}/{name}";
+    /// <remarks>For the directory itself "/." is appended, so l*xattr calls act on it and not on the /proc magic link.</remarks>
+    public static string FdPath(int dirfd, string name) => name.Length == 0 ? $"/proc/self/fd/{dirfd}/." : $"/proc/self/fd/{dirfd}/{name}";
 }
 
 /// <summary>The metadata of one file, as statx reports it without following symlinks.</summary>
