@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Img.Archive.Layers;
+using Img.Content;
+using Img.Oci;
+using Img.Registry;
+using Img.Runtime.Snapshots;
+
+namespace Img.Build;
+
+/// <summary>An image a stage starts from (or copies from): its layers unpacked into a chain of snapshots.</summary>
+/// <param name="Reference">The normalised name.</param>
+/// <param name="Manifest">The platform manifest.</param>
+/// <param name="Config">Its config.</param>
+/// <param name="Snapshot">The top snapshot of the layer chain (null for an image with no layers).</param>
+/// <param name="Layers">Its layers.</param>
+internal sealed record BaseImage(Reference Reference, Descriptor Manifest, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers);
+
+/// <summary>
+/// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), else it is
+/// pulled through the registry client; its layers are applied into snapshots named by chain ID so later builds reuse them.
+/// </summary>
+internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform platform, ProgressSink progress)
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
+    private RegistryClient? _registry;
+
+    public Task<BaseImage> GetAsync(string name, CancellationToken ct) =>
+        _images.GetOrAdd(name, n => new Lazy<Task<BaseImage>>(() => LoadAsync(n, ct))).Value;
+
+    private async Task<BaseImage> LoadAsync(string name, CancellationToken ct)
+    {
+        if (!Reference.TryParse(name, out var reference, out var error))
+            throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
+        var step = progress.Start($"[internal] load metadata for {reference}");
+        Descriptor target;
+        var record = store.Metadata.GetImage(reference!.ToString());
+        if (record is not null)
+        {
+            target = record.Target;
+        }
+        else
+        {
+            try
+            {
+                _registry ??= new RegistryClient(RegistryOptions.FromEnvironment());
+                var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
+                target = pulled.Target;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                step.Error(e.Message);
+                throw new BuildFailedException($"failed to solve: {reference}: {e.Message}", e);
+            }
+        }
+        var manifestDesc = await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false);
+        if (manifestDesc is null)
+        {
+            step.Error("no match for platform");
+            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+        }
+        var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
+        var config = await ContentWalker.ReadConfigAsync(store.Content, manifest.Config, ct).ConfigureAwait(false);
+        if (config.RootFs.DiffIds.Count != manifest.Layers.Count)
+            throw new BuildFailedException($"failed to solve: {reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
+        step.Done();
+
+        var layers = manifest.Layers.Zip(config.RootFs.DiffIds, (l, d) => new LayerRef(l, d)).ToList();
+        string? parent = null;
+        string? chain = null;
+        foreach (var layer in layers)
+        {
+            chain = chain is null ? layer.DiffId.Hex : Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes($"sha256:{chain} {layer.DiffId}")));
+            var name2 = "layer/" + chain;
+            using (await snapshots.LockAsync(name2, ct).ConfigureAwait(false))
+            {
+                if (snapshots.Snapshotter.Stat(name2) is null)
+                    await UnpackAsync(layer, parent, name2, ct).ConfigureAwait(false);
+            }
+            store.Metadata.PutCacheRecord(new CacheRecord
+            {
+                Key = "layer-" + backend + "-" + chain,
+                Kind = BuildCache.LayerKind,
+                Description = "pulled from " + reference,
+                Parent = parent is null ? null : "layer-" + backend + "-" + parent["layer/".Length..],
+                Snapshot = BuildCache.SnapshotRef(backend, name2),
+                Result = "{}",
+                Size = layer.Blob.Size,
+                Blobs = [manifestDesc.Digest, manifest.Config.Digest, layer.Blob.Digest],
+            });
+            parent = name2;
+        }
+        return new BaseImage(reference, manifestDesc, config, parent, layers);
+    }
+
+    private async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)
+    {
+        var blob = store.Content.BlobPath(layer.Blob.Digest);
+        var active = SnapshotWork.NewActiveKey();
+        await snapshots.Snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
+        try
+        {
+            ApplyResult applied;
+            var upper = snapshots.Snapshotter.UpperDir(active);
+            if (upper is not null && snapshots.Snapshotter.Name == "overlayfs")
+            {
+                try
+                {
+                    applied = await LayerApplier.ApplyFileAsync(blob, upper, new ApplyOptions { Mode = ApplyMode.OverlayUpper }, ct).ConfigureAwait(false);
+                }
+                catch (OverlayWhiteoutException)
+                {
+                    await snapshots.Snapshotter.RemoveAsync(active, ct).ConfigureAwait(false);
+                    await snapshots.Snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
+                    applied = await ApplyMountedAsync(active, blob, ct).ConfigureAwait(false);
+                }
+            }
+            else if (upper is not null)
+            {
+                applied = await ApplyMountedAsync(active, blob, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                applied = await LayerApplier.ApplyFileAsync(blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
+            }
+            if (applied.DiffId != layer.DiffId)
+                throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
+            await snapshots.CommitAsync(active, name, ct).ConfigureAwait(false);
+            active = null!;
+        }
+        finally
+        {
+            if (active is not null && snapshots.Snapshotter.Stat(active) is not null)
+                await snapshots.Snapshotter.RemoveAsync(active, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ApplyResult> ApplyMountedAsync(string active, string blob, CancellationToken ct)
+    {
+        var dir = snapshots.NewMountDir();
+        snapshots.Snapshotter.Mount(active, dir);
+        try { return await LayerApplier.ApplyFileAsync(blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+        finally
+        {
+            snapshots.Snapshotter.Unmount(dir);
+            try { Directory.Delete(dir); } catch (IOException) { }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Security.Cryptography;
+using System.Text;
+using Img.Dockerfile;
+using Img.Oci;
+
+namespace Img.Build;
+
+/// <summary>
+/// The build context: a directory seen through its .dockerignore. Paths the ignore file excludes are invisible
+/// before anything is read; content digests of what a step reads come through the <see cref="StatCache"/>.
+/// </summary>
+public sealed class BuildContext
+{
+    private readonly StatCache _stats;
+
+    /// <summary>A context over <paramref name="directory"/> with <paramref name="ignore"/> applied.</summary>
+    public BuildContext(string directory, DockerIgnore ignore, StatCache stats)
+    {
+        Directory = Path.GetFullPath(directory);
+        Ignore = ignore;
+        _stats = stats;
+    }
+
+    /// <summary>The context directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The ignore rules.</summary>
+    public DockerIgnore Ignore { get; }
+
+    /// <summary>Whether a context-relative path is hidden by .dockerignore.</summary>
+    public bool IsExcluded(string relative) => relative.Length > 0 && Ignore.IsExcluded(relative);
+
+    /// <summary>Context-relative paths matching a COPY/ADD source.</summary>
+    public List<string> Match(string source) => SourcePattern.Match(Directory, source, IsExcluded);
+
+    /// <summary>The host path of a context-relative path.</summary>
+    public string HostPath(string relative) => relative.Length == 0 ? Directory : Path.Combine(Directory, relative);
+
+    /// <summary>
+    /// A digest of exactly the files under <paramref name="relativePaths"/> that are not ignored: names, types, modes,
+    /// link targets and contents. Changing any other context file leaves it unchanged.
+    /// </summary>
+    public async Task<Digest> DigestAsync(IEnumerable<string> relativePaths, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var rel in relativePaths)
+            await AddAsync(hash, rel, ct).ConfigureAwait(false);
+        return Digest.FromSha256(hash.GetHashAndReset());
+    }
+
+    private async Task AddAsync(IncrementalHash hash, string rel, CancellationToken ct)
+    {
+        var host = HostPath(rel);
+        var st = Posix.TryLstat(host);
+        if (st is not { } s) return;
+        var line = new StringBuilder().Append(rel).Append('\0').Append(s.Mode).Append('\0');
+        if (s.IsSymlink) line.Append(new FileInfo(host).LinkTarget);
+        else if (s.IsRegular) line.Append((await _stats.DigestAsync(host, s, ct).ConfigureAwait(false)).ToString());
+        line.Append('\n');
+        hash.AppendData(Encoding.UTF8.GetBytes(line.ToString()));
+        if (!s.IsDirectory) return;
+        if (rel.Length > 0 && Ignore.CanSkipDir(rel)) return;
+        var children = System.IO.Directory.EnumerateFileSystemEntries(host).Select(Path.GetFileName).ToList();
+        children.Sort(StringComparer.Ordinal);
+        foreach (var name in children)
+        {
+            var childRel = rel.Length == 0 ? name! : rel + "/" + name;
+            // An excluded directory is still walked when a later `!pattern` may re-include something below it.
+            if (IsExcluded(childRel) && (!Ignore.Matcher.HasExclusions || Posix.TryLstat(HostPath(childRel)) is not { IsDirectory: true })) continue;
+            await AddAsync(hash, childRel, ct).ConfigureAwait(false);
+        }
+    }
+}

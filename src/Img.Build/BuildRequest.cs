@@ -1,0 +1,58 @@
+using Img.Oci;
+
+namespace Img.Build;
+
+/// <summary>Everything one <c>img build</c> asks for.</summary>
+public sealed record BuildRequest
+{
+    /// <summary>The state directory (content store, metadata, snapshots, caches).</summary>
+    public required string StateDir { get; init; }
+
+    /// <summary>The snapshot backend: <c>auto</c>, <c>native</c>, <c>overlayfs</c> or <c>fuse-overlayfs</c>.</summary>
+    public string Backend { get; init; } = "auto";
+
+    /// <summary>The build context directory.</summary>
+    public required string ContextDir { get; init; }
+
+    /// <summary>The Dockerfile's path (its <c>.dockerignore</c> sibling is looked for next to it).</summary>
+    public required string DockerfilePath { get; init; }
+
+    /// <summary><c>--build-arg</c> values.</summary>
+    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><c>--label</c> values, applied to the final image after the Dockerfile's own LABELs.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><c>--target</c> stage, or null for the last one.</summary>
+    public string? Target { get; init; }
+
+    /// <summary>The platform built for.</summary>
+    public Platform Platform { get; init; } = Platform.Host;
+
+    /// <summary><c>--no-cache</c>: run every step again.</summary>
+    public bool NoCache { get; init; }
+
+    /// <summary><c>--secret</c>: id to host file.</summary>
+    public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><c>--ssh</c>: id to agent socket.</summary>
+    public IReadOnlyDictionary<string, string> SshSockets { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where the result goes.</summary>
+    public OutputSpec Output { get; init; } = OutputSpec.DefaultImage;
+
+    /// <summary>Image names to record (normalised <c>-t</c> values and the exporter's <c>name=</c>).</summary>
+    public IReadOnlyList<Reference> Names { get; init; } = [];
+
+    /// <summary>Opens standard output for exporters writing to <c>-</c>.</summary>
+    public Func<Stream>? OpenStdout { get; init; }
+}
+
+/// <summary>What a build produced.</summary>
+/// <param name="Manifest">The image manifest in the content store.</param>
+/// <param name="Config">The image config blob.</param>
+/// <param name="ImageConfig">The config itself.</param>
+public sealed record BuildResult(Descriptor Manifest, Descriptor Config, ImageConfig ImageConfig);
+
+/// <summary>A build failed for a reason the user can act on; the message is the whole reason (<c>failed to solve: …</c>).</summary>
+public sealed class BuildFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,135 @@
+using Img.Archive.ImageArchive;
+using Img.Archive.Layers;
+using Img.Content;
+using Img.Dockerfile;
+using Img.Oci;
+using Img.Runtime.Oci;
+using Img.Runtime.Snapshots;
+
+namespace Img.Build;
+
+/// <summary>The build engine's entry point: Dockerfile and context in, an exported image out.</summary>
+public static class Builder
+{
+    /// <summary>
+    /// Builds <paramref name="request"/> and exports the result. Call inside the user namespace (snapshots are mounted).
+    /// </summary>
+    /// <exception cref="BuildFailedException">The Dockerfile, a step or the export failed; the message says why.</exception>
+    public static async Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, CancellationToken ct)
+    {
+        var sink = new ProgressSink(progress);
+        var store = LocalStore.Open(request.StateDir);
+        try
+        {
+            var dockerfileName = Path.GetFileName(request.DockerfilePath);
+            var load = sink.Start($"[internal] load build definition from {dockerfileName}");
+            string text;
+            try { text = await File.ReadAllTextAsync(request.DockerfilePath, ct).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                load.Error(e.Message);
+                throw new BuildFailedException($"failed to solve: failed to read dockerfile: open {dockerfileName}: no such file or directory", e);
+            }
+            load.Log($"transferring dockerfile: {text.Length}B done");
+            load.Done();
+
+            var platformInfo = new PlatformInfo(request.Platform.OS, request.Platform.Architecture, request.Platform.Variant);
+            var host = Platform.Host;
+            BuildPlan plan;
+            try
+            {
+                plan = BuildPlan.Create(text, new BuildOptions
+                {
+                    BuildArgs = request.BuildArgs,
+                    Target = request.Target,
+                    TargetPlatform = platformInfo,
+                    BuildPlatform = new PlatformInfo(host.OS, host.Architecture, host.Variant),
+                });
+            }
+            catch (DockerfileException e)
+            {
+                throw new BuildFailedException("failed to solve: " + e.Message, e);
+            }
+
+            var ignoreStep = sink.Start("[internal] load .dockerignore");
+            var ignoreFile = DockerIgnore.Locate(request.ContextDir, request.DockerfilePath);
+            DockerIgnore ignore;
+            try { ignore = ignoreFile is null ? DockerIgnore.Empty : DockerIgnore.Parse(await File.ReadAllTextAsync(ignoreFile, ct).ConfigureAwait(false)); }
+            catch (Exception e) when (e is DockerfileException or ArgumentException)
+            {
+                ignoreStep.Error(e.Message);
+                throw new BuildFailedException("failed to solve: " + e.Message, e);
+            }
+            ignoreStep.Done();
+
+            var stats = StatCache.Load(Path.Combine(request.StateDir, "build", "context-stats"));
+            var context = new BuildContext(request.ContextDir, ignore, stats);
+            var backend = Snapshotters.Resolve(request.Backend, request.StateDir);
+            var snapshotter = Snapshotters.Open(backend, request.StateDir);
+            var work = new SnapshotWork(snapshotter, store.Content, request.StateDir);
+            var images = new BaseImages(store, work, backend, request.Platform, sink);
+            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
+            var compression = CompressionOf(request.Output);
+            var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime);
+
+            StageState final;
+            try
+            {
+                final = await solver.SolveAsync(ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                stats.Save();
+            }
+
+            var config = StageState.Clone(final.Config);
+            if (request.Labels.Count > 0)
+            {
+                config.Config.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (k, v) in request.Labels) config.Config.Labels[k] = v;
+            }
+            var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, ct).ConfigureAwait(false);
+            await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            store.Dispose();
+        }
+    }
+
+    private static Compression CompressionOf(OutputSpec output)
+    {
+        if (!output.Attrs.TryGetValue("compression", out var c) || c.Length == 0) return Compression.Gzip;
+        return c switch
+        {
+            "gzip" => Compression.Gzip,
+            "zstd" => Compression.Zstd,
+            "uncompressed" => Compression.None,
+            _ => throw new BuildFailedException($"failed to solve: invalid compression type {c}"),
+        };
+    }
+}
+
+/// <summary>Writes the final image config and manifest into the content store.</summary>
+public static class ImageWriter
+{
+    /// <summary>Stores <paramref name="config"/> (with its rootfs set from <paramref name="layers"/>) and a manifest; Docker schema2 media types unless <paramref name="oci"/>.</summary>
+    public static async Task<BuildResult> WriteAsync(ContentStore content, ImageConfig config, IReadOnlyList<LayerRef> layers, bool oci, CancellationToken ct)
+    {
+        config.Created = DateTimeOffset.UtcNow;
+        config.RootFs = new RootFs { Type = "layers", DiffIds = layers.Select(l => l.DiffId).ToList() };
+        var configBytes = OciJson.Serialize(config);
+        var configDesc = await content.WriteBytesAsync(configBytes, oci ? MediaTypes.OciConfig : MediaTypes.DockerConfig, ct).ConfigureAwait(false);
+        var manifest = new Manifest
+        {
+            SchemaVersion = 2,
+            MediaType = oci ? MediaTypes.OciManifest : MediaTypes.DockerManifest,
+            Config = configDesc,
+            Layers = layers.Select(l => l.Blob with { MediaType = MediaTypes.Layer(MediaTypes.LayerCompression(l.Blob.MediaType), oci) }).ToList(),
+        };
+        var manifestBytes = OciJson.Serialize(manifest);
+        var manifestDesc = await content.WriteBytesAsync(manifestBytes, manifest.MediaType, ct).ConfigureAwait(false);
+        return new BuildResult(manifestDesc, configDesc, config);
+    }
+}

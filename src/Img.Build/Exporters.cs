@@ -1,0 +1,108 @@
+using Img.Archive.ImageArchive;
+using Img.Archive.Layers;
+using Img.Content;
+using Img.Oci;
+
+namespace Img.Build;
+
+/// <summary>Sends a build result where <c>-o</c> asked: the image store, a docker/OCI archive, a rootfs tar or a directory.</summary>
+internal static class Exporters
+{
+    public static async Task ExportAsync(BuildRequest request, LocalStore store, SnapshotWork snapshots, StageState final, BuildResult result,
+        ProgressSink progress, CancellationToken ct)
+    {
+        var output = request.Output;
+        switch (output.Type)
+        {
+            case "image":
+                {
+                    var step = progress.Start("exporting to image");
+                    step.Log("exporting layers done");
+                    step.Log($"exporting manifest {result.Manifest.Digest} done");
+                    step.Log($"exporting config {result.Config.Digest} done");
+                    foreach (var name in request.Names)
+                    {
+                        store.Metadata.PutImage(name.ToString(), result.Manifest);
+                        step.Log($"naming to {name} done");
+                    }
+                    step.Done();
+                    break;
+                }
+            case "docker" or "oci":
+                {
+                    var step = progress.Start($"exporting to {output.Type} image format");
+                    step.Log($"exporting manifest {result.Manifest.Digest} done");
+                    step.Log($"exporting config {result.Config.Digest} done");
+                    var names = request.Names.Count > 0 ? request.Names : [Reference.Parse("image")];
+                    var images = names.Select(n => new ArchiveImage(n, result.Manifest)).ToList();
+                    var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
+                    await WriteOutputAsync(request, s => ImageArchiveWriter.WriteAsync(s, store.Content, images, format, result.ImageConfig.Platform, ct), ct).ConfigureAwait(false);
+                    step.Log("sending tarball done");
+                    step.Done();
+                    break;
+                }
+            case "tar":
+                {
+                    var step = progress.Start("exporting to client tarball");
+                    await snapshots.WithViewAsync(final.Snapshot, async root =>
+                    {
+                        await WriteOutputAsync(request, s => LayerWriter.WriteTreeAsync(root, s, Compression.None, null, ct), ct).ConfigureAwait(false);
+                        return true;
+                    }, ct).ConfigureAwait(false);
+                    step.Done();
+                    break;
+                }
+            case "local":
+                {
+                    var step = progress.Start("exporting to client directory");
+                    var dest = output.Destination!;
+                    Directory.CreateDirectory(dest);
+                    await snapshots.WithViewAsync(final.Snapshot, async root =>
+                    {
+                        await TreeCopy.CopyAsync(root, dest, new TreeCopyOptions { PreserveOwnership = false }, ct).ConfigureAwait(false);
+                        return true;
+                    }, ct).ConfigureAwait(false);
+                    step.Log($"copying files done");
+                    step.Done();
+                    break;
+                }
+            default:
+                throw new BuildFailedException($"failed to solve: exporter \"{output.Type}\" could not be found");
+        }
+    }
+
+    /// <summary>Writes to standard output, or to a temporary file renamed over the destination only when complete.</summary>
+    private static async Task WriteOutputAsync(BuildRequest request, Func<Stream, Task> write, CancellationToken ct)
+    {
+        if (request.Output.ToStdout)
+        {
+            var stdout = request.OpenStdout?.Invoke() ?? throw new BuildFailedException("failed to solve: no standard output to write the result to");
+            await using (stdout.ConfigureAwait(false))
+            {
+                await write(stdout).ConfigureAwait(false);
+                await stdout.FlushAsync(ct).ConfigureAwait(false);
+            }
+            return;
+        }
+        var dest = request.Output.Destination!;
+        if (Directory.Exists(dest)) throw new BuildFailedException("failed to solve: destination file is a directory");
+        var dir = Path.GetDirectoryName(dest)!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(dest)}.tmp-{Environment.ProcessId}");
+        try
+        {
+            var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await using (fs.ConfigureAwait(false))
+            {
+                await write(fs).ConfigureAwait(false);
+                await fs.FlushAsync(ct).ConfigureAwait(false);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, dest, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+}

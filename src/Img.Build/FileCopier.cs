@@ -1,0 +1,115 @@
+using Img.Dockerfile;
+
+namespace Img.Build;
+
+/// <summary>Who owns copied files and what mode they get.</summary>
+/// <param name="Owner">uid:gid for every copied file and created directory, or null to keep the source's (or root for context files).</param>
+/// <param name="KeepSourceOwner">Keep the source's uid/gid when <paramref name="Owner"/> is null (COPY --from); otherwise 0:0.</param>
+/// <param name="Chmod">--chmod, applied to copied files and directories (not to pre-existing ones).</param>
+/// <param name="Include">A filter on source-relative paths below a copied directory (.dockerignore, --exclude); null copies all.</param>
+public sealed record CopyOptions((uint Uid, uint Gid)? Owner, bool KeepSourceOwner, ChmodSpec? Chmod, Func<string, bool>? Include = null);
+
+/// <summary>Copies files from a host tree into a rootfs directory with COPY's ownership and mode rules.</summary>
+public static class FileCopier
+{
+    /// <summary>
+    /// Copies <paramref name="source"/> (host path; a directory's contents, or a file/symlink) to <paramref name="destination"/>
+    /// (host path already resolved inside the rootfs). <paramref name="sourceRelative"/> names the source for <see cref="CopyOptions.Include"/>.
+    /// </summary>
+    public static void Copy(string source, string sourceRelative, string destination, CopyOptions options)
+    {
+        var st = Posix.Lstat(source);
+        if (st.IsDirectory)
+        {
+            EnsureDirectory(destination, st, options, applyToExisting: false);
+            CopyChildren(source, sourceRelative, destination, options);
+            return;
+        }
+        CopyEntry(source, st, destination, options);
+    }
+
+    /// <summary>Creates the directories of <paramref name="dir"/> (inside <paramref name="root"/>) that do not exist, owned as <paramref name="owner"/>.</summary>
+    public static string MakeDirectories(string root, string dir, (uint Uid, uint Gid)? owner)
+    {
+        var parts = dir.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var current = "/";
+        foreach (var p in parts)
+        {
+            current = current.TrimEnd('/') + "/" + p;
+            var host = RootPath.Resolve(root, current);
+            var st = Posix.TryLstat(host);
+            if (st is { IsDirectory: true }) continue;
+            if (st is not null) throw new IOException($"cannot create directory {current}: a file exists there");
+            Directory.CreateDirectory(host);
+            File.SetUnixFileMode(host, (UnixFileMode)0b111_101_101);
+            var (uid, gid) = owner ?? (0, 0);
+            Posix.Lchown(host, uid, gid);
+        }
+        return RootPath.Resolve(root, dir);
+    }
+
+    private static void CopyChildren(string sourceDir, string sourceRelative, string destDir, CopyOptions options)
+    {
+        var names = Directory.EnumerateFileSystemEntries(sourceDir).Select(Path.GetFileName).ToList();
+        names.Sort(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            var rel = sourceRelative.Length == 0 ? name! : sourceRelative + "/" + name;
+            var src = Path.Combine(sourceDir, name!);
+            var st = Posix.Lstat(src);
+            bool include = options.Include?.Invoke(rel) ?? true;
+            var dst = Path.Combine(destDir, name!);
+            if (st.IsDirectory)
+            {
+                // An excluded directory is entered only if something below it could be re-included.
+                if (!include && !Directory.EnumerateFileSystemEntries(src, "*", SearchOption.AllDirectories)
+                        .Any(p => options.Include!(rel + "/" + Path.GetRelativePath(src, p).Replace('\\', '/')))) continue;
+                EnsureDirectory(dst, st, options, applyToExisting: true);
+                CopyChildren(src, rel, dst, options);
+            }
+            else if (include)
+            {
+                CopyEntry(src, st, dst, options);
+            }
+        }
+    }
+
+    private static void EnsureDirectory(string dest, FileStat source, CopyOptions options, bool applyToExisting)
+    {
+        var existing = Posix.TryLstat(dest);
+        if (existing is { IsDirectory: true } && !applyToExisting) return;
+        if (existing is not null && !existing.Value.IsDirectory) File.Delete(dest);
+        if (existing is not { IsDirectory: true }) Directory.CreateDirectory(dest);
+        File.SetUnixFileMode(dest, (UnixFileMode)Mode(source, options, isDirectory: true));
+        var (uid, gid) = Owner(source, options);
+        Posix.Lchown(dest, uid, gid);
+        Directory.SetLastWriteTimeUtc(dest, DateTimeOffset.FromUnixTimeMilliseconds(source.MtimeNs / 1_000_000).UtcDateTime);
+    }
+
+    private static void CopyEntry(string src, FileStat st, string dest, CopyOptions options)
+    {
+        var existing = Posix.TryLstat(dest);
+        if (existing is { IsDirectory: true }) Directory.Delete(dest, recursive: true);
+        else if (existing is not null) File.Delete(dest);
+        var (uid, gid) = Owner(st, options);
+        if (st.IsSymlink)
+        {
+            File.CreateSymbolicLink(dest, new FileInfo(src).LinkTarget ?? "");
+            Posix.Lchown(dest, uid, gid);
+            return;
+        }
+        if (st.IsRegular) File.Copy(src, dest);
+        else File.WriteAllBytes(dest, []); // a socket or fifo in the context becomes an empty file, as docker does
+        File.SetUnixFileMode(dest, (UnixFileMode)Mode(st, options, isDirectory: false));
+        Posix.Lchown(dest, uid, gid);
+        // lchown clears setuid/setgid bits; put the requested mode back.
+        File.SetUnixFileMode(dest, (UnixFileMode)Mode(st, options, isDirectory: false));
+        File.SetLastWriteTimeUtc(dest, DateTimeOffset.FromUnixTimeMilliseconds(st.MtimeNs / 1_000_000).UtcDateTime);
+    }
+
+    private static uint Mode(FileStat st, CopyOptions options, bool isDirectory) =>
+        options.Chmod is { } c ? c.Apply(st.Permissions, isDirectory) : st.Permissions;
+
+    private static (uint, uint) Owner(FileStat st, CopyOptions options) =>
+        options.Owner ?? (options.KeepSourceOwner ? (st.Uid, st.Gid) : (0u, 0u));
+}

@@ -1,0 +1,70 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Img.Build;
+
+/// <summary>What lstat tells about a file that .NET's FileInfo does not: inode, owner, exact mode and change time.</summary>
+public readonly record struct FileStat(ulong Inode, ulong Size, uint Mode, uint Uid, uint Gid, long MtimeNs, long CtimeNs)
+{
+    /// <summary>The file type bits.</summary>
+    public uint Type => Mode & 0xF000;
+    /// <summary>A directory.</summary>
+    public bool IsDirectory => Type == 0x4000;
+    /// <summary>A regular file.</summary>
+    public bool IsRegular => Type == 0x8000;
+    /// <summary>A symbolic link.</summary>
+    public bool IsSymlink => Type == 0xA000;
+    /// <summary>Permission bits with setuid/setgid/sticky.</summary>
+    public uint Permissions => Mode & 0xFFF;
+}
+
+/// <summary>The few libc calls the build engine needs.</summary>
+public static partial class Posix
+{
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxBasicStats = 0x7ff;
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static unsafe partial int StatxNative(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LchownNative(string path, uint uid, uint gid);
+
+    /// <summary>lstat of <paramref name="path"/>, or null when it does not exist.</summary>
+    public static unsafe FileStat? TryLstat(string path)
+    {
+        Span<byte> buf = stackalloc byte[256];
+        int rc;
+        fixed (byte* p = buf) rc = StatxNative(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, p);
+        if (rc != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is 2 or 20) return null; // ENOENT, ENOTDIR
+            throw new IOException($"lstat {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        return new FileStat(
+            BinaryPrimitives.ReadUInt64LittleEndian(buf[32..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(buf[40..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(buf[28..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(buf[20..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(buf[24..]),
+            Ns(buf[112..]), Ns(buf[96..]));
+    }
+
+    /// <summary>lstat of <paramref name="path"/>.</summary>
+    public static FileStat Lstat(string path) => TryLstat(path) ?? throw new FileNotFoundException($"lstat {path}: no such file or directory", path);
+
+    private static long Ns(ReadOnlySpan<byte> ts) =>
+        BinaryPrimitives.ReadInt64LittleEndian(ts) * 1_000_000_000L + BinaryPrimitives.ReadUInt32LittleEndian(ts[8..]);
+
+    /// <summary>Changes the owner of <paramref name="path"/> without following a final symlink.</summary>
+    public static void Lchown(string path, uint uid, uint gid)
+    {
+        if (LchownNative(path, uid, gid) != 0)
+            throw new IOException($"lchown {path} {uid}:{gid}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
+
+    /// <summary>True when <paramref name="path"/> is a unix socket.</summary>
+    public static bool IsSocket(string path) => TryLstat(path) is { Type: 0xC000 };
+}

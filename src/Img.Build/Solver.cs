@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using Img.Archive.Layers;
+using Img.Content;
+using Img.Dockerfile;
+using Img.Oci;
+using Img.Runtime.Oci;
+
+namespace Img.Build;
+
+/// <summary>
+/// Builds the stages a target needs. Every stage is a task started at once; a stage waits only for the stages it
+/// reads (FROM, COPY --from, RUN --mount from=), so independent stages run in parallel. Each filesystem-changing
+/// step has a cache key chained from its parent's key; a key with a live record is reused without running.
+/// </summary>
+internal sealed class Solver
+{
+    private readonly ConcurrentDictionary<int, Lazy<Task<StageState>>> _stages = new();
+
+    public Solver(BuildRequest request, BuildPlan plan, LocalStore store, SnapshotWork snapshots, BaseImages images,
+        BuildContext context, ProgressSink progress, string backend, Compression compression, Lazy<OciRuntime> runtime)
+    {
+        Request = request;
+        Plan = plan;
+        Store = store;
+        Snapshots = snapshots;
+        Images = images;
+        Context = context;
+        Progress = progress;
+        Backend = backend;
+        Compression = compression;
+        Runtime = runtime;
+    }
+
+    public BuildRequest Request { get; }
+    public BuildPlan Plan { get; }
+    public LocalStore Store { get; }
+    public SnapshotWork Snapshots { get; }
+    public BaseImages Images { get; }
+    public BuildContext Context { get; }
+    public ProgressSink Progress { get; }
+    public string Backend { get; }
+    public Compression Compression { get; }
+    public Lazy<OciRuntime> Runtime { get; }
+
+    /// <summary>Builds the target (and, concurrently, every stage it needs).</summary>
+    public async Task<StageState> SolveAsync(CancellationToken ct)
+    {
+        var all = Plan.BuildOrder.Select(s => StageAsync(s.Index, ct)).ToList();
+        await Task.WhenAll(all).ConfigureAwait(false);
+        return await StageAsync(Plan.Target.Index, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The finished state of stage <paramref name="index"/>, built once.</summary>
+    public Task<StageState> StageAsync(int index, CancellationToken ct) =>
+        _stages.GetOrAdd(index, i => new Lazy<Task<StageState>>(() => Task.Run(() => new StageDispatcher(this, Plan.Stages[i]).RunAsync(ct), ct))).Value;
+
+    /// <summary>
+    /// Runs (or reuses from the cache) one filesystem step. <paramref name="keyParts"/> must describe everything the
+    /// step's result depends on besides the parent filesystem.
+    /// </summary>
+    public async Task<StageState> LayerStepAsync(StageState state, string name, string description, IEnumerable<string> keyParts,
+        Func<string, StepReporter, Task> mutate, CancellationToken ct)
+    {
+        var key = BuildCache.Key([Backend, state.Key, .. keyParts]);
+        var snapshotName = "build/" + key;
+        using (await Snapshots.LockAsync(key, ct).ConfigureAwait(false))
+        {
+            var step = Progress.Start(name);
+            if (!Request.NoCache && Store.Metadata.GetCacheRecord(key) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
+                && Snapshots.Exists(snapshotName) && (cached.Layer is null || Store.Content.Exists(Digest.Parse(cached.Layer))))
+            {
+                Store.Metadata.TouchCacheRecord(key);
+                step.Cached();
+                return state.With(key, snapshotName, ToLayer(cached));
+            }
+            try
+            {
+                if (Request.NoCache && Snapshots.Snapshotter.Stat(snapshotName) is not null)
+                {
+                    // --no-cache runs the step again; the fresh result replaces the old one.
+                    try { await Snapshots.Snapshotter.RemoveAsync(snapshotName, ct).ConfigureAwait(false); }
+                    catch (InvalidOperationException) { snapshotName = "build/" + BuildCache.Key(key, Guid.NewGuid().ToString()); }
+                }
+                var layer = await Snapshots.CommitChangeAsync(state.Snapshot, snapshotName, Compression, dir => mutate(dir, step), ct).ConfigureAwait(false);
+                var outcome = new StepOutcome
+                {
+                    Layer = layer?.Blob.Digest.ToString(),
+                    MediaType = layer?.Blob.MediaType,
+                    Size = layer?.Blob.Size ?? 0,
+                    DiffId = layer?.DiffId.ToString(),
+                };
+                Store.Metadata.PutCacheRecord(new CacheRecord
+                {
+                    Key = key,
+                    Kind = BuildCache.StepKind,
+                    Description = description,
+                    Parent = state.Key,
+                    Snapshot = BuildCache.SnapshotRef(Backend, snapshotName),
+                    Result = BuildCache.Serialize(outcome),
+                    Size = layer?.Blob.Size ?? 0,
+                    Blobs = layer is null ? [] : [layer.Blob.Digest],
+                });
+                step.Done();
+                return state.With(key, snapshotName, layer);
+            }
+            catch (Exception e)
+            {
+                step.Error(e is BuildFailedException bf ? bf.Message.Replace("failed to solve: ", "", StringComparison.Ordinal) : e.Message);
+                throw;
+            }
+        }
+    }
+
+    private static LayerRef? ToLayer(StepOutcome o) =>
+        o.Layer is null ? null : new LayerRef(new Descriptor(o.MediaType ?? MediaTypes.DockerLayerGzip, Digest.Parse(o.Layer), o.Size), Digest.Parse(o.DiffId!));
+}

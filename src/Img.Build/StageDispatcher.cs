@@ -1,0 +1,615 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Img.Archive.Layers;
+using Img.Dockerfile;
+using Img.Oci;
+using Img.Runtime.Oci;
+using DfMount = Img.Dockerfile.RunMount;
+using DfMountType = Img.Dockerfile.MountType;
+using OciHealth = Img.Oci.HealthConfig;
+
+namespace Img.Build;
+
+/// <summary>Runs one stage's instructions in order: config instructions change the image config, RUN/COPY/ADD/WORKDIR make layers.</summary>
+internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
+{
+    private const string HistoryComment = "buildkit.dockerfile.v0";
+    private StageState _state = null!;
+    private IReadOnlyList<string> _shell = ImageConfigRules.DefaultShell();
+    private bool _cmdSet;
+    private int _position = 1;
+    private int _total;
+
+    private ImageConfig Config => _state.Config;
+    private string DisplayName => stage.Stage.DisplayName;
+
+    public async Task<StageState> RunAsync(CancellationToken ct)
+    {
+        _state = await BaseAsync(ct).ConfigureAwait(false);
+        var env = ImageConfigRules.WithDefaultPath(Config.Config.Env ?? []);
+        Config.Config.Env = env;
+        var scope = solver.Plan.CreateScope(stage, env);
+        _shell = Config.Config.Shell is { Count: > 0 } sh ? sh : ImageConfigRules.DefaultShell(Config.OS.Length > 0 ? Config.OS : "linux");
+
+        var triggers = Config.Config.OnBuild is { Count: > 0 } t ? OnbuildTriggers.Parse(t, solver.Plan.Document.Syntax.EscapeToken) : [];
+        Config.Config.OnBuild = null;
+        var instructions = triggers.Concat(stage.Stage.Commands).ToList();
+        _total = 1 + instructions.Count(i => i is RunInstruction or CopyInstruction or AddInstruction or WorkdirInstruction);
+
+        foreach (var raw in instructions)
+        {
+            ct.ThrowIfCancellationRequested();
+            Instruction ins;
+            try { ins = scope.Apply(raw); }
+            catch (DockerfileException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
+            await DispatchAsync(ins, raw, scope, ct).ConfigureAwait(false);
+        }
+        return _state;
+    }
+
+    private async Task<StageState> BaseAsync(CancellationToken ct)
+    {
+        var platform = solver.Request.Platform;
+        if (stage.BaseStageIndex is int b)
+        {
+            var parent = await solver.StageAsync(b, ct).ConfigureAwait(false);
+            return new StageState { Key = parent.Key, Snapshot = parent.Snapshot, Layers = [.. parent.Layers], Config = StageState.Clone(parent.Config) };
+        }
+        if (stage.IsScratch)
+        {
+            return new StageState
+            {
+                Key = BuildCache.Key("scratch"),
+                Layers = [],
+                Config = new ImageConfig
+                {
+                    OS = platform.OS, Architecture = platform.Architecture, Variant = platform.Variant,
+                    Config = new ContainerConfig { Env = [.. ImageConfigRules.DefaultEnv(platform.OS)] },
+                    RootFs = new RootFs(),
+                },
+            };
+        }
+        var image = await solver.Images.GetAsync(stage.BaseName, ct).ConfigureAwait(false);
+        var from = solver.Progress.Start($"[{DisplayName} 1/{Math.Max(_total, 1)}] FROM {image.Reference}");
+        from.Done();
+        var config = StageState.Clone(image.Config);
+        config.History ??= [];
+        return new StageState { Key = BuildCache.Key("image", image.Manifest.Digest.ToString()), Snapshot = image.Snapshot, Layers = [.. image.Layers], Config = config };
+    }
+
+    private string StepName(Instruction raw) => $"[{DisplayName} {++_position}/{_total}] {raw.Location.Original.Trim()}";
+
+    private void History(string createdBy, bool emptyLayer)
+    {
+        Config.History ??= [];
+        Config.History.Add(new History { Created = DateTimeOffset.UtcNow, CreatedBy = createdBy, Comment = HistoryComment, EmptyLayer = emptyLayer });
+    }
+
+    private void LayerHistory(string createdBy, int layersBefore) => History(createdBy, _state.Layers.Count == layersBefore);
+
+    private async Task DispatchAsync(Instruction ins, Instruction raw, StageScope scope, CancellationToken ct)
+    {
+        var c = Config.Config;
+        switch (ins)
+        {
+            case EnvInstruction:
+                c.Env = [.. scope.ConfigEnv];
+                History(raw.Location.Original.Trim(), true);
+                break;
+            case ArgInstruction:
+                break;
+            case LabelInstruction label:
+                c.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
+                foreach (var kv in label.Labels) c.Labels[kv.Key] = kv.Value;
+                History("LABEL " + string.Join(' ', label.Labels.Select(kv => kv.Key + "=" + kv.Value)), true);
+                break;
+            case ExposeInstruction expose:
+                c.ExposedPorts ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
+                foreach (var p in expose.Ports.SelectMany(PortSpec.Parse)) c.ExposedPorts[p] = EmptyObject.Instance;
+                History("EXPOSE " + string.Join(' ', expose.Ports), true);
+                break;
+            case VolumeInstruction volume:
+                c.Volumes ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
+                foreach (var v in volume.Volumes) c.Volumes[v] = EmptyObject.Instance;
+                History("VOLUME [" + string.Join(' ', volume.Volumes) + "]", true);
+                break;
+            case UserInstruction user:
+                c.User = user.User;
+                History("USER " + user.User, true);
+                break;
+            case StopSignalInstruction stop:
+                c.StopSignal = stop.Signal;
+                History("STOPSIGNAL " + stop.Signal, true);
+                break;
+            case MaintainerInstruction m:
+                Config.Author = m.Maintainer;
+                History("MAINTAINER " + m.Maintainer, true);
+                break;
+            case OnbuildInstruction onbuild:
+                c.OnBuild ??= [];
+                c.OnBuild.Add(onbuild.Expression);
+                History("ONBUILD " + onbuild.Expression, true);
+                break;
+            case ShellInstruction shell:
+                _shell = [.. shell.Shell];
+                c.Shell = [.. shell.Shell];
+                History("SHELL [" + string.Join(' ', shell.Shell) + "]", true);
+                break;
+            case CmdInstruction cmd:
+                c.Cmd = ImageConfigRules.CommandArgs(cmd.Command, _shell);
+                _cmdSet = true;
+                History("CMD [" + string.Join(' ', c.Cmd.Select(Quote)) + "]", true);
+                break;
+            case EntrypointInstruction ep:
+                c.Entrypoint = ImageConfigRules.CommandArgs(ep.Command, _shell);
+                c.Cmd = ImageConfigRules.CmdAfterEntrypoint(c.Cmd, _cmdSet)?.ToList();
+                History("ENTRYPOINT [" + string.Join(' ', c.Entrypoint.Select(Quote)) + "]", true);
+                break;
+            case HealthcheckInstruction hc:
+                c.Healthcheck = new OciHealth
+                {
+                    Test = [.. hc.Health.Test],
+                    Interval = hc.Health.Interval.Ticks * 100,
+                    Timeout = hc.Health.Timeout.Ticks * 100,
+                    StartPeriod = hc.Health.StartPeriod.Ticks * 100,
+                    StartInterval = hc.Health.StartInterval.Ticks * 100,
+                    Retries = hc.Health.Retries,
+                };
+                History("HEALTHCHECK " + string.Join(' ', hc.Health.Test), true);
+                break;
+            case WorkdirInstruction wd:
+                await WorkdirAsync(wd, raw, ct).ConfigureAwait(false);
+                break;
+            case RunInstruction run:
+                await RunAsync(run, raw, scope, ct).ConfigureAwait(false);
+                break;
+            case CopyInstruction copy:
+                await CopyAsync(new CopyRequest(copy.Files, copy.From, copy.Chown, copy.Chmod, copy.Parents, copy.Excludes, false, null, null), raw, scope, ct).ConfigureAwait(false);
+                break;
+            case AddInstruction add:
+                await CopyAsync(new CopyRequest(add.Files, null, add.Chown, add.Chmod, false, add.Excludes, true, add.Unpack, add.Checksum), raw, scope, ct).ConfigureAwait(false);
+                break;
+            default:
+                throw new BuildFailedException($"failed to solve: Dockerfile:{raw.Location.StartLine}: {raw.Name} is not supported");
+        }
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    // ---- WORKDIR ----------------------------------------------------------------------------------
+
+    private async Task WorkdirAsync(WorkdirInstruction wd, Instruction raw, CancellationToken ct)
+    {
+        var path = CleanAbs(wd.Path.StartsWith('/') ? wd.Path : (Config.Config.WorkingDir ?? "/") + "/" + wd.Path);
+        Config.Config.WorkingDir = path;
+        var user = Config.Config.User;
+        var before = _state.Layers.Count;
+        _state = await solver.LayerStepAsync(_state, StepName(raw), "WORKDIR " + path, ["WORKDIR", path, user ?? ""], (dir, _) =>
+        {
+            (uint, uint)? owner = null;
+            if (!string.IsNullOrEmpty(user))
+            {
+                try { var u = ExecUser.Resolve(dir, user); owner = (u.Uid, u.Gid); }
+                catch (InvalidOperationException) { owner = null; }
+            }
+            FileCopier.MakeDirectories(dir, path, owner);
+            return Task.CompletedTask;
+        }, ct).ConfigureAwait(false);
+        LayerHistory("WORKDIR " + path, before);
+    }
+
+    internal static string CleanAbs(string path) => "/" + SourcePattern.Clean(path);
+
+    // ---- RUN --------------------------------------------------------------------------------------
+
+    private async Task RunAsync(RunInstruction run, Instruction raw, StageScope scope, CancellationToken ct)
+    {
+        var argv = RunArgs(run);
+        var env = scope.RunEnvironment();
+        var user = Config.Config.User;
+        var cwd = Config.Config.WorkingDir is { Length: > 0 } w ? w : "/";
+        var keyParts = new List<string> { "RUN", string.Join('\0', argv), string.Join('\0', env), user ?? "", cwd, run.Network ?? "" };
+        var binds = new List<(DfMount Mount, string? Snapshot, string HostSource)>();
+        var mounts = new List<Img.Runtime.Oci.RunMount>();
+        foreach (var m in run.Mounts)
+        {
+            var target = m.Target is { Length: > 0 } t ? (t.StartsWith('/') ? t : CleanAbs(cwd + "/" + t)) : null;
+            switch (m.Type)
+            {
+                case DfMountType.Bind:
+                    {
+                        if (target is null) throw new BuildFailedException("failed to solve: mount target must be set for bind mounts");
+                        var source = SourcePattern.Clean(m.Source ?? "");
+                        if (m.From is null)
+                        {
+                            keyParts.Add($"bind context {source} {target} {m.ReadOnly} " + await solver.Context.DigestAsync([source], ct).ConfigureAwait(false));
+                            binds.Add((m with { Target = target }, null, solver.Context.HostPath(source)));
+                        }
+                        else
+                        {
+                            var (key, snapshot) = await SourceOfAsync(m.From, ct).ConfigureAwait(false);
+                            keyParts.Add($"bind {key} {source} {target} {m.ReadOnly}");
+                            binds.Add((m with { Target = target }, snapshot ?? "", source));
+                        }
+                        break;
+                    }
+                case DfMountType.Cache:
+                    {
+                        if (target is null) throw new BuildFailedException("failed to solve: mount target must be set for cache mounts");
+                        var id = m.Id is { Length: > 0 } i ? i : target;
+                        keyParts.Add($"cache {id} {target}");
+                        var sharing = m.Sharing switch
+                        {
+                            Img.Dockerfile.CacheSharing.Private => Img.Runtime.Oci.CacheSharing.Private,
+                            Img.Dockerfile.CacheSharing.Locked => Img.Runtime.Oci.CacheSharing.Locked,
+                            _ => Img.Runtime.Oci.CacheSharing.Shared,
+                        };
+                        mounts.Add(new CacheMount(id, target, sharing, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b111_101_101), m.ReadOnly));
+                        break;
+                    }
+                case DfMountType.Tmpfs:
+                    if (target is null) throw new BuildFailedException("failed to solve: mount target must be set for tmpfs mounts");
+                    keyParts.Add($"tmpfs {target}");
+                    mounts.Add(new TmpfsMount(target, m.SizeBytes));
+                    break;
+                case DfMountType.Secret:
+                    {
+                        var id = m.Id is { Length: > 0 } i ? i : Path.GetFileName(target ?? "");
+                        if (!solver.Request.Secrets.TryGetValue(id, out var file))
+                        {
+                            if (m.Required) throw new BuildFailedException($"failed to solve: secret {id}: not found");
+                            break;
+                        }
+                        keyParts.Add($"secret {id} {target}");
+                        mounts.Add(new SecretMount(id, file, target, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b100_000_000)));
+                        break;
+                    }
+                case DfMountType.Ssh:
+                    {
+                        var id = m.Id is { Length: > 0 } i ? i : "default";
+                        if (!solver.Request.SshSockets.TryGetValue(id, out var socket))
+                        {
+                            if (m.Required) throw new BuildFailedException($"failed to solve: no SSH key {id} forwarded from the client");
+                            break;
+                        }
+                        keyParts.Add($"ssh {id} {target}");
+                        mounts.Add(new SshMount(socket, target));
+                        break;
+                    }
+            }
+        }
+
+        var before = _state.Layers.Count;
+        _state = await solver.LayerStepAsync(_state, StepName(raw), "mount / from exec " + string.Join(' ', argv), keyParts, async (rootfs, step) =>
+        {
+            await WithBindsAsync(binds, 0, mounts, async all =>
+            {
+                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, Cwd = cwd, User = user, Mounts = all };
+                using var output = new LineStream(step.Log);
+                int code;
+                try { code = await solver.Runtime.Value.RunAsync(spec, output, output, ct).ConfigureAwait(false); }
+                catch (InvalidOperationException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
+                output.Flush();
+                if (code != 0)
+                    throw new BuildFailedException($"failed to solve: process \"{string.Join(' ', argv)}\" did not complete successfully: exit code: {code}");
+            }, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+        LayerHistory("RUN " + string.Join(' ', argv) + " # buildkit", before);
+    }
+
+    private List<string> RunArgs(RunInstruction run)
+    {
+        if (run.Heredocs.Count == 1 && run.Command.PrependShell && string.Join(' ', run.Command.Args).TrimStart().StartsWith("<<", StringComparison.Ordinal)
+            && !string.Join(' ', run.Command.Args).Trim().Contains(' ', StringComparison.Ordinal))
+        {
+            // RUN <<EOF: the body is the script, run by the shell.
+            return [.. _shell, run.Heredocs[0].EffectiveContent];
+        }
+        return ImageConfigRules.CommandArgs(run.Command, _shell);
+    }
+
+    private async Task WithBindsAsync(List<(DfMount Mount, string? Snapshot, string HostSource)> binds, int index, List<Img.Runtime.Oci.RunMount> mounts,
+        Func<List<Img.Runtime.Oci.RunMount>, Task> run, CancellationToken ct)
+    {
+        if (index == binds.Count)
+        {
+            await run(mounts).ConfigureAwait(false);
+            return;
+        }
+        var (m, snapshot, source) = binds[index];
+        if (snapshot is null)
+        {
+            await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(source, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
+            return;
+        }
+        await solver.Snapshots.WithViewAsync<bool>(snapshot.Length == 0 ? null : snapshot, async root =>
+        {
+            var host = RootPath.Resolve(root, "/" + source);
+            await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(host, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
+            return true;
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The cache key and snapshot of a stage or image named by --from.</summary>
+    private async Task<(string Key, string? Snapshot)> SourceOfAsync(string from, CancellationToken ct)
+    {
+        var other = solver.Plan.FindStage(from);
+        if (other is not null)
+        {
+            if (other.Index >= stage.Index)
+                throw new BuildFailedException($"failed to solve: cannot copy from stage \"{from}\", it needs to be defined before current stage \"{DisplayName}\"");
+            var s = await solver.StageAsync(other.Index, ct).ConfigureAwait(false);
+            return (s.Key, s.Snapshot);
+        }
+        var image = await solver.Images.GetAsync(from, ct).ConfigureAwait(false);
+        return (BuildCache.Key("image", image.Manifest.Digest.ToString()), image.Snapshot);
+    }
+
+    // ---- COPY / ADD -------------------------------------------------------------------------------
+
+    private sealed record CopyRequest(SourcesAndDest Files, string? From, string? Chown, string? Chmod, bool Parents,
+        IReadOnlyList<string> Excludes, bool IsAdd, bool? Unpack, string? Checksum);
+
+    private async Task CopyAsync(CopyRequest req, Instruction raw, StageScope scope, CancellationToken ct)
+    {
+        var verb = req.IsAdd ? "ADD" : "COPY";
+        var workdir = Config.Config.WorkingDir is { Length: > 0 } w ? w : "/";
+        var dest = req.Files.Dest;
+        var destIsDir = dest.Length == 0 || dest.EndsWith('/') || dest == "." || dest.EndsWith("/.", StringComparison.Ordinal);
+        var destPath = CleanAbs(dest.StartsWith('/') ? dest : workdir + "/" + dest);
+        var sourceCount = req.Files.SourcePaths.Count + req.Files.SourceContents.Count;
+        if (sourceCount > 1 && !destIsDir)
+            throw new BuildFailedException($"failed to solve: Dockerfile:{raw.Location.StartLine}: When using {verb} with more than one source file, the destination must be a directory and end with a /");
+        var chmod = req.Chmod is null ? null : ChmodSpec.Parse(req.Chmod);
+        var excludes = req.Excludes.Count > 0 ? new PatternMatcher(req.Excludes) : null;
+        var keyParts = new List<string> { verb, destPath, destIsDir.ToString(), req.Chown ?? "", req.Chmod ?? "", req.Parents.ToString(), string.Join('\0', req.Excludes) };
+
+        // Where the sources come from: the context, another stage or an image.
+        string? fromSnapshot = null;
+        bool fromContext = req.From is null;
+        if (!fromContext)
+        {
+            var (key, snapshot) = await SourceOfAsync(req.From!, ct).ConfigureAwait(false);
+            keyParts.Add("from " + key);
+            fromSnapshot = snapshot;
+        }
+
+        var urls = new List<(string Url, string File)>();
+        var contextSources = new List<(string Pattern, List<string> Matches)>();
+        try
+        {
+            foreach (var src in req.Files.SourcePaths)
+            {
+                if (req.IsAdd && (src.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || src.StartsWith("https://", StringComparison.OrdinalIgnoreCase)))
+                {
+                    var (file, digest) = await DownloadAsync(src, req.Checksum, ct).ConfigureAwait(false);
+                    urls.Add((src, file));
+                    keyParts.Add($"url {src} {digest}");
+                    continue;
+                }
+                if (req.Checksum is not null) throw new BuildFailedException("failed to solve: checksum can't be specified for non-HTTP(S) sources");
+                if (fromContext)
+                {
+                    var matches = solver.Context.Match(src);
+                    if (matches.Count == 0 && !SourcePattern.HasWildcard(src))
+                        throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{SourcePattern.Clean(src)}\": not found");
+                    contextSources.Add((src, matches));
+                    keyParts.Add("src " + src + "\0" + string.Join('\0', matches) + "\0" + await solver.Context.DigestAsync(matches, ct).ConfigureAwait(false));
+                }
+                else
+                {
+                    keyParts.Add("src " + src);
+                }
+            }
+            foreach (var content in req.Files.SourceContents)
+                keyParts.Add("heredoc " + content.Path + "\0" + (content.Expand ? scope.ExpandWord(content.Data) : content.Data));
+
+            var before = _state.Layers.Count;
+            _state = await solver.LayerStepAsync(_state, StepName(raw), $"{verb} {string.Join(' ', req.Files.SourcePaths)} {destPath}", keyParts, async (rootfs, _) =>
+            {
+                var owner = req.Chown is null ? ((uint, uint)?)null : ResolveOwner(rootfs, req.Chown);
+                var options = new CopyOptions(owner, !fromContext, chmod);
+                if (fromContext)
+                {
+                    foreach (var (_, matches) in contextSources)
+                    {
+                        var include = (string rel) => !solver.Context.IsExcluded(rel) && excludes?.MatchesOrParentMatches(rel) != true;
+                        foreach (var rel in matches.Where(r => excludes?.MatchesOrParentMatches(r) != true))
+                            await CopyOneAsync(rootfs, solver.Context.HostPath(rel), rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, true, ct).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    await solver.Snapshots.WithViewAsync(fromSnapshot, async srcRoot =>
+                    {
+                        foreach (var src in req.Files.SourcePaths)
+                        {
+                            var pattern = SourcePattern.Clean(src);
+                            var matches = SourcePattern.HasWildcard(pattern) ? SourcePattern.Match(srcRoot, pattern) : [pattern];
+                            foreach (var rel in matches)
+                            {
+                                var host = RootPath.Resolve(srcRoot, "/" + rel);
+                                if (Posix.TryLstat(host) is null)
+                                    throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{rel}\": not found");
+                                var include = (string r) => excludes?.MatchesOrParentMatches(r) != true;
+                                await CopyOneAsync(rootfs, host, rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, false, ct).ConfigureAwait(false);
+                            }
+                        }
+                        return true;
+                    }, ct).ConfigureAwait(false);
+                }
+                foreach (var (url, file) in urls)
+                {
+                    var name = Path.GetFileName(new Uri(url).AbsolutePath);
+                    if (name.Length == 0) name = "index.html";
+                    var target = destIsDir ? DestDir(rootfs, destPath, owner) + "/" + name : DestFile(rootfs, destPath, owner);
+                    CopyDownloaded(file, target, owner, chmod);
+                }
+                foreach (var content in req.Files.SourceContents)
+                {
+                    var data = content.Expand ? scope.ExpandWord(content.Data) : content.Data;
+                    var target = destIsDir ? DestDir(rootfs, destPath, owner) + "/" + content.Path : DestFile(rootfs, destPath, owner);
+                    var exists = Posix.TryLstat(target);
+                    if (exists is not null && !exists.Value.IsDirectory) File.Delete(target);
+                    await File.WriteAllTextAsync(target, data, new UTF8Encoding(false), ct).ConfigureAwait(false);
+                    File.SetUnixFileMode(target, (UnixFileMode)(chmod?.Apply(0x1A4, false) ?? 0x1A4));
+                    var (u, g) = owner ?? (0, 0);
+                    Posix.Lchown(target, u, g);
+                }
+            }, ct).ConfigureAwait(false);
+            LayerHistory($"{verb} {string.Join(' ', req.Files.SourcePaths.Concat(req.Files.SourceContents.Select(s => "<<" + s.Path)))} {destPath} # buildkit", before);
+        }
+        finally
+        {
+            foreach (var (_, file) in urls) File.Delete(file);
+        }
+    }
+
+    private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string destPath, bool destIsDir, CopyRequest req, CopyOptions options, bool followTop, CancellationToken ct)
+    {
+        var st = Posix.Lstat(hostSource);
+        if (followTop && st.IsSymlink)
+        {
+            // A context source that is a symlink is followed (it must stay inside the context).
+            var resolved = RootPath.Resolve(solver.Context.Directory, "/" + rel);
+            if (Posix.TryLstat(resolved) is { } rs) { hostSource = resolved; st = rs; }
+        }
+        var target = destPath;
+        if (req.Parents)
+        {
+            var parent = Path.GetDirectoryName(rel)?.Replace('\\', '/') ?? "";
+            target = CleanAbs(destPath + "/" + parent);
+            destIsDir = true;
+        }
+        if (st.IsDirectory)
+        {
+            var dirTarget = req.Parents ? CleanAbs(target + "/" + Path.GetFileName(rel)) : target;
+            FileCopier.Copy(hostSource, rel, DestDir(rootfs, dirTarget, options.Owner), options);
+            return;
+        }
+        if (req.IsAdd && req.Unpack != false && st.IsRegular && await IsArchiveAsync(hostSource, ct).ConfigureAwait(false))
+        {
+            var dir = DestDir(rootfs, target, options.Owner);
+            await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions { PreserveOwnership = options.Owner is null }, ct).ConfigureAwait(false);
+            if (options.Owner is { } o) ChownTree(dir, o);
+            return;
+        }
+        var existingDir = Posix.TryLstat(RootPath.Resolve(rootfs, target)) is { IsDirectory: true };
+        string file = destIsDir || existingDir
+            ? DestDir(rootfs, target, options.Owner) + "/" + Path.GetFileName(rel)
+            : DestFile(rootfs, target, options.Owner);
+        FileCopier.Copy(hostSource, rel, file, options);
+    }
+
+    private static void ChownTree(string dir, (uint Uid, uint Gid) owner)
+    {
+        foreach (var p in Directory.EnumerateFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+            Posix.Lchown(p, owner.Uid, owner.Gid);
+    }
+
+    private static async Task<bool> IsArchiveAsync(string path, CancellationToken ct)
+    {
+        var head = new byte[512];
+        int n;
+        var fs = File.OpenRead(path);
+        await using (fs.ConfigureAwait(false))
+            n = await fs.ReadAtLeastAsync(head, head.Length, false, ct).ConfigureAwait(false);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return true;
+        if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) return true;
+        return n >= 262 && Encoding.ASCII.GetString(head, 257, 5) == "ustar";
+    }
+
+    private static string DestDir(string rootfs, string path, (uint, uint)? owner) => FileCopier.MakeDirectories(rootfs, path, owner);
+
+    private static string DestFile(string rootfs, string path, (uint, uint)? owner)
+    {
+        var parent = Path.GetDirectoryName(path)?.Replace('\\', '/') ?? "/";
+        var dir = FileCopier.MakeDirectories(rootfs, parent.Length == 0 ? "/" : parent, owner);
+        return Path.Combine(dir, Path.GetFileName(path));
+    }
+
+    private static void CopyDownloaded(string file, string target, (uint, uint)? owner, ChmodSpec? chmod)
+    {
+        var existing = Posix.TryLstat(target);
+        if (existing is { IsDirectory: true }) Directory.Delete(target, true);
+        else if (existing is not null) File.Delete(target);
+        File.Copy(file, target);
+        File.SetUnixFileMode(target, (UnixFileMode)(chmod?.Apply(0x180, false) ?? 0x180)); // 0600, as BuildKit's http source
+        var (u, g) = owner ?? (0, 0);
+        Posix.Lchown(target, u, g);
+    }
+
+    /// <summary>Resolves <c>--chown</c>: names through the rootfs's passwd/group; a user without a group uses the uid as gid.</summary>
+    internal static (uint, uint) ResolveOwner(string rootfs, string chown)
+    {
+        var colon = chown.IndexOf(':', StringComparison.Ordinal);
+        var userPart = colon < 0 ? chown : chown[..colon];
+        var groupPart = colon < 0 ? null : chown[(colon + 1)..];
+        uint uid, gid;
+        try
+        {
+            uid = uint.TryParse(userPart, NumberStyles.None, CultureInfo.InvariantCulture, out var u) ? u : ExecUser.Resolve(rootfs, userPart).Uid;
+            if (groupPart is null) gid = uid;
+            else if (uint.TryParse(groupPart, NumberStyles.None, CultureInfo.InvariantCulture, out var g)) gid = g;
+            else gid = ExecUser.Resolve(rootfs, "0:" + groupPart).Gid;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new BuildFailedException("failed to solve: " + e.Message, e);
+        }
+        return (uid, gid);
+    }
+
+    private async Task<(string File, Digest Digest)> DownloadAsync(string url, string? checksum, CancellationToken ct)
+    {
+        var dir = Path.Combine(solver.Request.StateDir, "downloads");
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        try
+        {
+            using var http = new HttpClient();
+            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+                throw new BuildFailedException($"failed to solve: failed to load cache key: invalid response status {(int)response.StatusCode}");
+            Digest digest;
+            var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                var fs = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+                await using (fs.ConfigureAwait(false))
+                {
+                    using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                    var buf = new byte[1 << 16];
+                    int n;
+                    while ((n = await body.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+                    {
+                        sha.AppendData(buf, 0, n);
+                        await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
+                    }
+                    digest = Digest.FromSha256(sha.GetHashAndReset());
+                }
+            }
+            if (checksum is not null)
+            {
+                if (!Digest.TryParse(checksum, out var expected))
+                    throw new BuildFailedException($"failed to solve: invalid checksum digest format: {checksum}");
+                if (expected.Algorithm != "sha256")
+                    throw new BuildFailedException($"failed to solve: unsupported digest algorithm {expected.Algorithm}");
+                if (expected != digest)
+                    throw new BuildFailedException($"failed to solve: digest mismatch {digest}: {expected}");
+            }
+            return (file, digest);
+        }
+        catch (HttpRequestException e)
+        {
+            File.Delete(file);
+            throw new BuildFailedException($"failed to solve: {url}: {e.Message}", e);
+        }
+        catch
+        {
+            File.Delete(file);
+            throw;
+        }
+    }
+}

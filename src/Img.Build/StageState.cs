@@ -1,0 +1,25 @@
+using Img.Oci;
+
+namespace Img.Build;
+
+/// <summary>
+/// A stage's filesystem and image config at one point of its build: the committed snapshot holding the rootfs,
+/// the cache key of that filesystem (the chain of every step that made it), its layers and the config so far.
+/// </summary>
+internal sealed class StageState
+{
+    public required string Key { get; init; }
+    public string? Snapshot { get; init; }
+    public required List<LayerRef> Layers { get; init; }
+    public required ImageConfig Config { get; init; }
+
+    public StageState With(string key, string? snapshot, LayerRef? layer) => new()
+    {
+        Key = key,
+        Snapshot = snapshot,
+        Layers = layer is null ? Layers : [.. Layers, layer],
+        Config = Config,
+    };
+
+    public static ImageConfig Clone(ImageConfig config) => OciJson.Deserialize<ImageConfig>(OciJson.Serialize(config));
+}
