@@ -21,7 +21,7 @@ public static class Program
 
     public static IReadOnlyList<Command> Commands() =>
     [
-        new EngineMissingCommand("build", "Build an image from a Dockerfile", "build [OPTIONS] PATH", BuildFlags.All, "the build engine"),
+        new BuildCommand(),
         new DuCommand(),
         new ImportCommand(),
         new InspectCommand(),

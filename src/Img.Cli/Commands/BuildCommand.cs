@@ -1,0 +1,205 @@
+using Img.Archive.Layers;
+using Img.Build;
+using Img.Cli.Framework;
+using Img.Cli.Progress;
+using Img.Oci;
+using Img.Runtime.Namespaces;
+
+namespace Img.Cli.Commands;
+
+/// <summary><c>img build</c>: validates the flags like the original, then runs the build engine inside the user namespace.</summary>
+public sealed class BuildCommand : Command
+{
+    public override string Name => "build";
+    public override string Short => "Build an image from a Dockerfile";
+    public override string Use => "build [OPTIONS] PATH";
+    public override IReadOnlyList<Flag> Flags => BuildFlags.All;
+    public override bool NeedsUserNamespace => true;
+
+    public override async Task<int> RunAsync(CommandContext context, ParsedArgs args, CancellationToken ct)
+    {
+        if (args.Positionals.Count == 0) throw new UsageException("must pass a path to build");
+        var path = args.Positionals[0];
+
+        OutputSpec? output = null;
+        if (args.String("output") is { Length: > 0 } o)
+        {
+            try { output = OutputSpec.Parse(o, context.StdoutIsTerminal); }
+            catch (OutputSpecException e) { throw new CommandException(e.Message); }
+        }
+        var tags = args.List("tag").Select(Normalise).ToList();
+        if (output is null && tags.Count == 0) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
+        Reference? outputName = output?.Name is { } n ? Normalise(n) : null;
+        var buildArgs = KeyValues(args.List("build-arg"), "build-arg");
+        var labels = KeyValues(args.List("label"), "label");
+        IReadOnlyDictionary<string, string> secrets, ssh;
+        try
+        {
+            secrets = SessionSpecs.ParseSecrets(args.List("secret"));
+            ssh = SessionSpecs.ParseSsh(args.List("ssh"), Environment.GetEnvironmentVariable("SSH_AUTH_SOCK"));
+        }
+        catch (ArgumentException e) { throw new CommandException(e.Message); }
+        var platform = ParsePlatform(args.List("platform"));
+
+        var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
+        if (reexec is int code) return code;
+
+        var temps = new List<string>();
+        try
+        {
+            var (contextDir, dockerfile) = await PrepareInputsAsync(context, path, args.String("file"), temps, ct);
+            var name = tags.Count > 0 ? tags[0].ToString() : outputName?.ToString() ?? "image";
+            var names = new List<Reference>(tags);
+            if (outputName is not null && !names.Contains(outputName)) names.Add(outputName);
+
+            context.Err.Write($"Building {name}\n");
+            context.Err.Write("Setting up the rootfs... this may take a bit.\n");
+            context.Err.Flush();
+
+            var request = new BuildRequest
+            {
+                StateDir = context.StateDir,
+                Backend = context.Backend,
+                ContextDir = contextDir,
+                DockerfilePath = dockerfile,
+                BuildArgs = buildArgs,
+                Labels = labels,
+                Target = args.String("target") is { Length: > 0 } t ? t : null,
+                Platform = platform,
+                NoCache = args.Bool("no-cache"),
+                Secrets = secrets,
+                SshSockets = ssh,
+                Output = output ?? OutputSpec.DefaultImage,
+                Names = names,
+                OpenStdout = context.OpenStdout,
+            };
+            var plain = args.Bool("no-console") || !context.StderrIsTerminal;
+            var tty = plain ? null : new TtyProgress(context.Err);
+            IBuildProgress progress = tty is null ? new PlainProgress(context.Err) : tty;
+            try
+            {
+                await Builder.BuildAsync(request, progress, ct);
+            }
+            catch (BuildFailedException e)
+            {
+                if (tty is not null) await tty.DisposeAsync();
+                tty = null;
+                throw new CommandException(e.Message);
+            }
+            finally
+            {
+                if (tty is not null) await tty.DisposeAsync();
+            }
+            context.Err.Write($"Successfully built {name}\n");
+            return 0;
+        }
+        finally
+        {
+            foreach (var t in temps)
+            {
+                try
+                {
+                    if (Directory.Exists(t)) Directory.Delete(t, true);
+                    else File.Delete(t);
+                }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }
+    }
+
+    private static Reference Normalise(string raw)
+    {
+        var r = ImageNames.Parse(raw);
+        return r.Tag is null && r.Digest is null ? r.WithTag(Reference.DefaultTag) : r;
+    }
+
+    private static Dictionary<string, string> KeyValues(IReadOnlyList<string> values, string what)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var v in values)
+        {
+            var eq = v.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0) throw new CommandException($"invalid {what} value {v}");
+            map[v[..eq]] = v[(eq + 1)..];
+        }
+        return map;
+    }
+
+    private static Platform ParsePlatform(IReadOnlyList<string> values)
+    {
+        var all = values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        if (all.Count == 0) return Platform.Host;
+        Platform parsed;
+        try { parsed = Platform.Normalize(Platform.Parse(all[0])); }
+        catch (FormatException e) { throw new CommandException(e.Message); }
+        if (all.Skip(1).Any(p => !Platform.Normalize(Platform.Parse(p)).Equals(parsed)))
+            throw new CommandException("building several platforms at once is not supported yet; run one build per --platform");
+        return parsed;
+    }
+
+    /// <summary>The context directory and Dockerfile path, reading stdin for <c>-f -</c> or context <c>-</c>.</summary>
+    private static async Task<(string Context, string Dockerfile)> PrepareInputsAsync(CommandContext context, string path, string file, List<string> temps, CancellationToken ct)
+    {
+        if (path.Length == 0) throw new CommandException("please specify build context (e.g. \".\" for the current directory)");
+        string? dockerfile = null;
+        if (file == "-")
+        {
+            var dir = Directory.CreateTempSubdirectory("img-build-dockerfile-").FullName;
+            temps.Add(dir);
+            dockerfile = Path.Combine(dir, "Dockerfile");
+            if (path != "-")
+            {
+                var stdin = context.OpenStdin();
+                await using var fs = File.Create(dockerfile);
+                await stdin.CopyToAsync(fs, ct);
+            }
+        }
+        string contextDir;
+        if (path == "-")
+        {
+            contextDir = Directory.CreateTempSubdirectory("img-build-context-").FullName;
+            temps.Add(contextDir);
+            var spool = Path.Combine(contextDir, ".img-stdin");
+            await using (var fs = File.Create(spool))
+            await using (var stdin = context.OpenStdin())
+                await stdin.CopyToAsync(fs, ct);
+            if (await IsArchiveAsync(spool, ct))
+            {
+                var extract = Path.Combine(contextDir, "ctx");
+                Directory.CreateDirectory(extract);
+                try { await LayerApplier.ApplyFileAsync(spool, extract, new ApplyOptions { PreserveOwnership = false }, ct); }
+                catch (LayerFormatException e) { throw new CommandException($"invalid build context archive: {e.Message}"); }
+                File.Delete(spool);
+                contextDir = extract;
+            }
+            else
+            {
+                if (file == "-") throw new CommandException("build context is not an archive");
+                var name = file.Length > 0 ? Path.GetFileName(file) : "Dockerfile";
+                dockerfile = Path.Combine(contextDir, name);
+                File.Move(spool, dockerfile);
+                return (contextDir, dockerfile);
+            }
+        }
+        else
+        {
+            contextDir = Path.GetFullPath(path);
+            if (!Directory.Exists(contextDir)) throw new CommandException($"unable to prepare context: path \"{path}\" not found");
+        }
+        dockerfile ??= file.Length > 0 ? Path.GetFullPath(file) : Path.Combine(contextDir, "Dockerfile");
+        return (contextDir, dockerfile);
+    }
+
+    private static async Task<bool> IsArchiveAsync(string path, CancellationToken ct)
+    {
+        var head = new byte[512];
+        int n;
+        await using (var fs = File.OpenRead(path))
+            n = await fs.ReadAtLeastAsync(head, head.Length, false, ct);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return true;
+        if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) return true;
+        if (n >= 3 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h') return true;
+        return n >= 262 && System.Text.Encoding.ASCII.GetString(head, 257, 5) == "ustar";
+    }
+}
