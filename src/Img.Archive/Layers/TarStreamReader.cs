@@ -36,6 +36,7 @@ public sealed class TarStreamReader
     public async ValueTask<TarHeader?> NextAsync(CancellationToken ct = default)
     {
         await SkipRestAsync(ct).ConfigureAwait(false);
+        HasInvalidName = false;
         Dictionary<string, byte[]>? pax = null;
         string? longName = null, longLink = null;
         while (true)
@@ -69,7 +70,6 @@ public sealed class TarStreamReader
                     throw new LayerFormatException("sparse tar entries are not supported in layers");
             }
             var header = ParseHeader(type, size);
-            HasInvalidName = false;
             if (longName is not null) header.Name = longName;
             if (longLink is not null) header.LinkName = longLink;
             if (_globalPax is not null)
