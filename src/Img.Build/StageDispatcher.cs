@@ -26,6 +26,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
 
     public async Task<StageState> RunAsync(CancellationToken ct)
     {
+        _total = 1 + stage.Stage.Commands.Count(IsVertex);
         _state = await BaseAsync(ct).ConfigureAwait(false);
         var env = ImageConfigRules.WithDefaultPath(Config.Config.Env ?? []);
         Config.Config.Env = env;
@@ -35,7 +36,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var triggers = Config.Config.OnBuild is { Count: > 0 } t ? OnbuildTriggers.Parse(t, solver.Plan.Document.Syntax.EscapeToken) : [];
         Config.Config.OnBuild = null;
         var instructions = triggers.Concat(stage.Stage.Commands).ToList();
-        _total = 1 + instructions.Count(i => i is RunInstruction or CopyInstruction or AddInstruction or WorkdirInstruction);
+        _total = 1 + instructions.Count(IsVertex);
 
         foreach (var raw in instructions)
         {
@@ -47,6 +48,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         }
         return _state;
     }
+
+    private static bool IsVertex(Instruction i) => i is RunInstruction or CopyInstruction or AddInstruction or WorkdirInstruction;
 
     private async Task<StageState> BaseAsync(CancellationToken ct)
     {
@@ -71,7 +74,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             };
         }
         var image = await solver.Images.GetAsync(stage.BaseName, ct).ConfigureAwait(false);
-        var from = solver.Progress.Start($"[{DisplayName} 1/{Math.Max(_total, 1)}] FROM {image.Reference}");
+        var from = solver.Progress.Start($"[{DisplayName} 1/{_total}] FROM {image.Reference}");
         from.Done();
         var config = StageState.Clone(image.Config);
         config.History ??= [];
