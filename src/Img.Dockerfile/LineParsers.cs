@@ -186,8 +186,9 @@ internal static class LineParsers
         {
             doc = JsonDocument.Parse(rest, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
+            // ArgumentException: a lone UTF-16 surrogate cannot be transcoded to UTF-8, so it is not JSON either.
             return null;
         }
         using (doc)

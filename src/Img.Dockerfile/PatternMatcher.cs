@@ -144,7 +144,10 @@ public sealed class PatternMatcher
     private readonly Dictionary<string, bool[]> _dirCache = new(StringComparer.Ordinal);
     private readonly Lock _cacheLock = new();
 
-    /// <summary>Compiles patterns (each may start with <c>!</c>).</summary>
+    /// <summary>The longest pattern accepted: Linux PATH_MAX.</summary>
+    public const int MaxPatternLength = 4096;
+
+    /// <summary>Compiles patterns (each may start with <c>!</c>). Throws <see cref="DockerfileException"/> for an invalid or over-long pattern.</summary>
     public PatternMatcher(IEnumerable<string> patterns)
     {
         var list = new List<IgnorePattern>();
@@ -161,7 +164,12 @@ public sealed class PatternMatcher
                 exclusion = true;
                 p = p[1..];
             }
-            list.Add(new IgnorePattern(PathClean.Clean(p), exclusion));
+            var cleaned = PathClean.Clean(p);
+            // A path longer than PATH_MAX cannot be in a build context, so neither can a match for a pattern this
+            // long; refusing it also keeps regex construction (superlinear in the number of escaped literals) cheap.
+            if (cleaned.Length > MaxPatternLength)
+                throw new DockerfileException($"pattern is {cleaned.Length} characters long; the limit is {MaxPatternLength}");
+            list.Add(new IgnorePattern(cleaned, exclusion));
         }
         _patterns = [.. list];
         HasExclusions = _patterns.Any(p => p.IsExclusion);

@@ -12,14 +12,14 @@ public static class ShellPattern
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Removes the shortest (or, if <paramref name="greedy"/>, longest) prefix of <paramref name="value"/> matching <paramref name="pattern"/>.</summary>
-    public static string TrimPrefix(string value, string pattern, bool greedy)
+    public static string TrimPrefix(string value, string pattern, bool greedy) => Guard(pattern, () =>
     {
         var m = Compile(Tokenize(pattern), greedy, anchored: true).Match(value);
         return m.Success ? value[(m.Index + m.Length)..] : value;
-    }
+    });
 
     /// <summary>Removes the shortest (or longest) suffix matching <paramref name="pattern"/>.</summary>
-    public static string TrimSuffix(string value, string pattern, bool greedy)
+    public static string TrimSuffix(string value, string pattern, bool greedy) => Guard(pattern, () =>
     {
         // A regex can only find the leftmost match, so the shortest *suffix* is found by
         // matching the reversed pattern against the reversed value.
@@ -28,20 +28,40 @@ public static class ShellPattern
         var reversed = Reverse(value);
         var m = Compile(tokens, greedy, anchored: true).Match(reversed);
         return m.Success ? Reverse(reversed[(m.Index + m.Length)..]) : value;
-    }
+    });
 
     /// <summary>Replaces the first (or every) longest match of <paramref name="pattern"/> with the literal <paramref name="replacement"/>.</summary>
-    public static string Replace(string value, string pattern, string replacement, bool all)
+    public static string Replace(string value, string pattern, string replacement, bool all) => Guard(pattern, () =>
     {
         var re = Compile(Tokenize(pattern), greedy: true, anchored: false);
         return all ? re.Replace(value, _ => replacement) : re.Replace(value, _ => replacement, 1);
-    }
+    });
 
     /// <summary>Whether the whole of <paramref name="value"/> matches the glob.</summary>
-    public static bool IsMatch(string value, string pattern)
+    public static bool IsMatch(string value, string pattern) => Guard(pattern, () =>
     {
         var re = new Regex("^(?:" + ToRegex(Tokenize(pattern), greedy: true) + ")$", RegexOptions.CultureInvariant, Timeout);
         return re.IsMatch(value);
+    });
+
+    /// <summary>
+    /// A glob the regex engine rejects (e.g. the reversed range <c>[z-a]</c>) or that runs past the match timeout is
+    /// an expansion error, as BuildKit reports a failed regexp compile.
+    /// </summary>
+    private static T Guard<T>(string pattern, Func<T> match)
+    {
+        try
+        {
+            return match();
+        }
+        catch (RegexParseException e)
+        {
+            throw new ShellExpansionException($"invalid pattern ({pattern}) in substitution: {e.Error}");
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new ShellExpansionException($"pattern ({pattern}) in substitution took too long to match");
+        }
     }
 
     private static Regex Compile(List<string> tokens, bool greedy, bool anchored) =>
@@ -49,9 +69,23 @@ public static class ShellPattern
 
     private static string ToRegex(List<string> tokens, bool greedy)
     {
+        // Literals go in groups of at most 256: .NET's regex parser merges adjacent escaped characters by
+        // repeated string concatenation, which is quadratic for one long run (seconds at 60,000 characters).
+        const int Chunk = 256;
         var sb = new StringBuilder();
+        var run = 0;
         foreach (var t in tokens)
         {
+            var literal = (t.Length == 2 && t[0] == '\\') || t.StartsWith("(?:", StringComparison.Ordinal);
+            if (literal && run == 0)
+                sb.Append("(?:");
+            else if (!literal && run > 0)
+            {
+                sb.Append(')');
+                run = 0;
+            }
+            if (literal && ++run == Chunk)
+                run = -1; // closed after this token
             sb.Append(t switch
             {
                 "*" => greedy ? ".*" : ".*?",
@@ -59,7 +93,14 @@ public static class ShellPattern
                 _ when t.Length == 2 && t[0] == '\\' => Regex.Escape(t[1..]),
                 _ => t, // a bracket class or a grouped surrogate pair, already regex syntax
             });
+            if (run == -1)
+            {
+                sb.Append(')');
+                run = 0;
+            }
         }
+        if (run > 0)
+            sb.Append(')');
         return sb.ToString();
     }
 

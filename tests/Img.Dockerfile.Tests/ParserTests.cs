@@ -231,4 +231,13 @@ public class ParserTests
         var ex = Assert.Throws<DockerfileException>(() => Parser.Parse("# only\n\n"));
         Assert.Equal("file with no instructions", ex.Detail);
     }
+
+    [Fact]
+    public void JsonFormWithLoneSurrogateFallsBackToShellForm()
+    {
+        // Found by tools/fuzz-dockerfile: System.Text.Json refused to transcode the lone surrogate with ArgumentException.
+        var node = Parser.Parse("CMD [\"echo\", \"a\ud800\"]\n").Ast.Children[0];
+        Assert.False(node.IsJson);
+        Assert.Equal("[\"echo\", \"a\ud800\"]", node.Next!.Value);
+    }
 }

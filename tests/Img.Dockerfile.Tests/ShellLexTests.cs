@@ -107,4 +107,25 @@ public class ShellLexTests
 
     [Fact]
     public void TestEnvEmptyFormatting() => Assert.Equal("%s %d", Expand("$F", ("F", "%s %d")));
+
+    [Theory]
+    [InlineData("${FOO#[z-a]}")]
+    [InlineData("${FOO%%[z-a]}")]
+    [InlineData("${FOO/[z-a]/x}")]
+    public void ReversedBracketRangeIsAnExpansionError(string word)
+    {
+        // Found by tools/fuzz-dockerfile: the regex engine's parse error escaped as RegexParseException.
+        var ex = Assert.Throws<ShellExpansionException>(() => Expand(word, ("FOO", "abc")));
+        Assert.Contains("invalid pattern", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LongLiteralPatternExpandsCorrectly()
+    {
+        // Found by tools/fuzz-dockerfile: "${V##<60,000 x #>}" stalled for seconds building the regex.
+        var hashes = new string('#', 60_000);
+        Assert.Equal("x", Expand("${V##" + hashes + "}", ("V", hashes + "x")));
+        Assert.Equal("y", Expand("${V%%" + hashes + "}", ("V", "y" + hashes)));
+        Assert.Equal("a-b", Expand("${V/" + new string('+', 300) + "/-}", ("V", "a" + new string('+', 300) + "b")));
+    }
 }
