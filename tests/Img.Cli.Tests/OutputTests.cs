@@ -32,13 +32,15 @@ public sealed class OutputTests
     [Fact]
     public void TabWriterPadsWithTabsToTabStops()
     {
-        // The original's observed ls output.
+        // Go: column width = widest cell + 1, rounded up to a multiple of 8; then as many tabs as reach it.
         var t = new TabWriter()
             .Row("NAME", "SIZE", "CREATED AT", "UPDATED AT", "DIGEST")
-            .Row("docker.io/library/multi:latest", "2.297KiB", "Less than a second ago", "Less than a second ago", "sha256:b546");
+            .Row("docker.io/library/multi2:latest", "2.297KiB", "Less than a second ago", "Less than a second ago", "sha256:b546")
+            .Row("docker.io/library/multi:latest", "1KiB", "5 seconds ago", "5 seconds ago", "sha256:c");
         Assert.Equal(
-            "NAME\t\t\t\t\tSIZE\t\tCREATED AT\t\tUPDATED AT\t\tDIGEST\n" +
-            "docker.io/library/multi:latest\t\t2.297KiB\tLess than a second ago\tLess than a second ago\tsha256:b546\n",
+            "NAME\t\t\t\tSIZE\t\tCREATED AT\t\tUPDATED AT\t\tDIGEST\n" +
+            "docker.io/library/multi2:latest\t2.297KiB\tLess than a second ago\tLess than a second ago\tsha256:b546\n" +
+            "docker.io/library/multi:latest\t\t1KiB\t\t5 seconds ago\t\t5 seconds ago\t\tsha256:c\n",
             t.ToString());
     }
 
