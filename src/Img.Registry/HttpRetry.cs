@@ -5,20 +5,22 @@ namespace Img.Registry;
 /// <summary>
 /// Sends one request with a time limit on the response headers, retrying network failures, 429 and 5xx
 /// with exponential backoff that honours <c>Retry-After</c>. The request is rebuilt for each attempt.
+/// The time limit restarts whenever the request body makes progress (the body calls the <c>touch</c>
+/// action it is given), so a large upload is bounded by stalls, not by its size.
 /// </summary>
 internal static class HttpRetry
 {
     public static async Task<HttpResponseMessage> SendAsync(
-        HttpClient client, RegistryOptions options, Func<HttpRequestMessage> make, bool retry, CancellationToken ct,
+        HttpClient client, RegistryOptions options, Func<Action, HttpRequestMessage> make, bool retry, CancellationToken ct,
         string hostPort, TlsTrust? trust = null)
     {
         int attempts = retry ? Math.Max(1, options.MaxAttempts) : 1;
         for (int attempt = 1; ; attempt++)
         {
-            using var request = make();
-            var uri = request.RequestUri!;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(options.ResponseTimeout);
+            using var request = make(() => timeout.CancelAfter(options.ResponseTimeout));
+            var uri = request.RequestUri!;
             HttpResponseMessage response;
             try
             {
@@ -26,6 +28,14 @@ internal static class HttpRetry
             }
             catch (Exception e) when (!ct.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
             {
+                if (e is OperationCanceledException && e.InnerException is not TimeoutException)
+                {
+                    // Our own limit, not the connect timeout: the server took the request and went quiet.
+                    if (attempt >= attempts)
+                        throw new RegistryException($"{request.Method} {uri.GetLeftPart(UriPartial.Path)}: no response from {hostPort} within {options.ResponseTimeout.TotalSeconds:0.#}s", inner: e);
+                    options.Log?.Invoke($"{request.Method} {uri.GetLeftPart(UriPartial.Path)}: no response within {options.ResponseTimeout.TotalSeconds:0.#}s; retrying ({attempt}/{attempts - 1})");
+                    continue;
+                }
                 string? rejection = trust?.LastRejection;
                 bool unreachable = e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
                     || e is OperationCanceledException { InnerException: TimeoutException };

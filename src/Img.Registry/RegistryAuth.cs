@@ -90,7 +90,7 @@ internal sealed class RegistryAuth
         bool refresh = !string.IsNullOrEmpty(creds?.IdentityToken);
         Log?.Invoke($"fetching token from {realm.GetLeftPart(UriPartial.Path)} for [{string.Join(' ', scopes)}] ({(refresh ? "refresh token" : creds is null ? "anonymous" : "basic")})");
 
-        HttpRequestMessage Make()
+        HttpRequestMessage Make(Action _)
         {
             if (refresh)
             {

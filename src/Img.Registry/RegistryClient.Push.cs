@@ -135,7 +135,7 @@ public sealed partial class RegistryClient
                 if (location is null)
                 {
                     using var start = await transport.SendAsync(new RequestSpec(HttpMethod.Post, $"v2/{repo}/blobs/uploads/")
-                    { Content = () => new ByteArrayContent([]) }, scopes, ct).ConfigureAwait(false);
+                    { Content = _ => new ByteArrayContent([]) }, scopes, ct).ConfigureAwait(false);
                     if (start.StatusCode != HttpStatusCode.Accepted || start.Headers.Location is null)
                         await ThrowPushErrorAsync(start, target, transport, $"starting upload of {blob.Digest}", ct).ConfigureAwait(false);
                     location = new Uri(start.RequestMessage!.RequestUri!, start.Headers.Location!);
@@ -166,7 +166,7 @@ public sealed partial class RegistryClient
         var spec = new RequestSpec(HttpMethod.Put, WithDigest(location, blob.Digest).ToString())
         {
             Retry = false,
-            Content = () => Body(store, blob, 0, blob.Size, progress),
+            Content = touch => Body(store, blob, 0, blob.Size, progress, touch),
         };
         using var response = await transport.SendAsync(spec, scopes, ct).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.Created)
@@ -184,9 +184,9 @@ public sealed partial class RegistryClient
             var spec = new RequestSpec(new HttpMethod("PATCH"), location.ToString())
             {
                 Retry = false,
-                Content = () =>
+                Content = touch =>
                 {
-                    var content = Body(store, blob, start, length, progress);
+                    var content = Body(store, blob, start, length, progress, touch);
                     content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + length - 1}");
                     return content;
                 },
@@ -200,20 +200,21 @@ public sealed partial class RegistryClient
         var finish = new RequestSpec(HttpMethod.Put, WithDigest(location, blob.Digest).ToString())
         {
             Retry = false,
-            Content = () => new ByteArrayContent([]),
+            Content = _ => new ByteArrayContent([]),
         };
         using var done = await transport.SendAsync(finish, scopes, ct).ConfigureAwait(false);
         if (done.StatusCode != HttpStatusCode.Created)
             await ThrowPushErrorAsync(done, target, transport, $"completing upload of {blob.Digest}", ct).ConfigureAwait(false);
     }
 
-    private static HttpContent Body(ContentStore store, Descriptor blob, long offset, long length, IProgress<RegistryProgress>? progress)
+    private static HttpContent Body(ContentStore store, Descriptor blob, long offset, long length, IProgress<RegistryProgress>? progress, Action touch)
     {
         var file = store.OpenRead(blob.Digest);
         if (offset > 0) file.Seek(offset, SeekOrigin.Begin);
         long lastReport = 0;
         var stream = new ProgressStream(file, length, read =>
         {
+            touch();
             if (progress is null || (read - lastReport < (1 << 20) && read != length)) return;
             lastReport = read;
             progress.Report(new RegistryProgress(RegistryProgressKind.Transferring, blob.Digest.ToString(), blob, offset + read, blob.Size));
@@ -228,7 +229,7 @@ public sealed partial class RegistryClient
     {
         var spec = new RequestSpec(HttpMethod.Put, ManifestPath(target.Path, selector))
         {
-            Content = () =>
+            Content = _ =>
             {
                 var content = new ByteArrayContent(bytes);
                 content.Headers.ContentType = new MediaTypeHeaderValue(descriptor.MediaType);

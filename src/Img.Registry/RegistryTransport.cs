@@ -9,8 +9,8 @@ internal sealed record RequestSpec(HttpMethod Method, string Target)
     /// <summary>Headers such as Accept and Range, applied on every hop.</summary>
     public Action<HttpRequestHeaders>? Headers { get; init; }
 
-    /// <summary>A fresh body per attempt (a file stream is reopened, never buffered).</summary>
-    public Func<HttpContent>? Content { get; init; }
+    /// <summary>A fresh body per attempt (a file stream is reopened, never buffered); it calls the action as bytes go out.</summary>
+    public Func<Action, HttpContent>? Content { get; init; }
 
     /// <summary>Whether the request may be sent again after a network error or a 5xx.</summary>
     public bool Retry { get; init; } = true;
@@ -63,7 +63,7 @@ internal sealed class RegistryTransport
             try
             {
                 response = await HttpRetry.SendAsync(hosts.ClientFor(hostPort), hosts.Options,
-                    () => new HttpRequestMessage(HttpMethod.Get, uri), retry: true, ct, hostPort, endpoint.Scheme == "https" ? trust : null).ConfigureAwait(false);
+                    _ => new HttpRequestMessage(HttpMethod.Get, uri), retry: true, ct, hostPort, endpoint.Scheme == "https" ? trust : null).ConfigureAwait(false);
             }
             catch (RegistryException e) when (i + 1 < candidates.Count && e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
                                               && !e.Message.Contains("failed to verify certificate", StringComparison.Ordinal))
@@ -134,12 +134,12 @@ internal sealed class RegistryTransport
     {
         string hostPort = uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}";
         bool https = uri.Scheme == "https";
-        return HttpRetry.SendAsync(_hosts.ClientFor(hostPort), Options, () =>
+        return HttpRetry.SendAsync(_hosts.ClientFor(hostPort), Options, touch =>
         {
             var req = new HttpRequestMessage(spec.Method, uri);
             spec.Headers?.Invoke(req.Headers);
             if (header is not null) req.Headers.Authorization = header;
-            if (spec.Content is not null) req.Content = spec.Content();
+            if (spec.Content is not null) req.Content = spec.Content(touch);
             return req;
         }, spec.Retry, ct, hostPort, https ? _hosts.TrustFor(hostPort) : null);
     }

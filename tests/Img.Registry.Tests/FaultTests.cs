@@ -177,6 +177,22 @@ public sealed class FaultTests : IDisposable
     }
 
     [Fact]
+    public async Task A_registry_that_never_answers_a_request_times_out_instead_of_hanging()
+    {
+        await using var fake = FakeRegistry.Start(async ctx =>
+        {
+            if (ctx.Request.Url!.AbsolutePath == "/v2/") FakeRegistry.Reply(ctx, 200);
+            else await Task.Delay(TimeSpan.FromSeconds(30));
+        });
+        var watch = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<RegistryException>(() =>
+            _scratch.Client(tweak: o => o with { ResponseTimeout = TimeSpan.FromSeconds(1), MaxAttempts = 2 })
+                .PullAsync(Reference.Parse($"{fake.HostPort}/x/y:1"), null, _scratch.Store));
+        Assert.Contains($"no response from {fake.HostPort} within 1s", ex.Message);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.8), TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
     public async Task A_schema_1_manifest_is_refused_clearly()
     {
         byte[] schema1 = Encoding.UTF8.GetBytes("""{"schemaVersion":1,"name":"x/y","tag":"old","architecture":"amd64","fsLayers":[],"history":[]}""");
