@@ -40,7 +40,7 @@ public sealed class OutputTests
         Assert.Equal(
             "NAME\t\t\t\tSIZE\t\tCREATED AT\t\tUPDATED AT\t\tDIGEST\n" +
             "docker.io/library/multi2:latest\t2.297KiB\tLess than a second ago\tLess than a second ago\tsha256:b546\n" +
-            "docker.io/library/multi:latest\t\t1KiB\t\t5 seconds ago\t\t5 seconds ago\t\tsha256:c\n",
+            "docker.io/library/multi:latest\t1KiB\t\t5 seconds ago\t\t5 seconds ago\t\tsha256:c\n",
             t.ToString());
     }
 
