@@ -77,11 +77,12 @@ public sealed class OverlayWhiteoutException(string message) : IOException(messa
 /// </summary>
 public static class LayerApplier
 {
-    /// <summary>Applies <paramref name="layer"/> (a blob stream, compressed or not) onto <paramref name="rootDir"/>.</summary>
+    /// <summary>Applies <paramref name="layer"/> (a blob stream, compressed or not; left open) onto <paramref name="rootDir"/>.</summary>
     public static async Task<ApplyResult> ApplyAsync(Stream layer, string rootDir, ApplyOptions? options = null, CancellationToken ct = default)
     {
         options ??= new ApplyOptions();
-        var tarStream = await LayerCompression.OpenDecompressingAsync(layer, ct).ConfigureAwait(false);
+        // The caller owns the layer stream; the decompressor around it is ours to dispose.
+        await using var tarStream = await LayerCompression.OpenDecompressingAsync(layer, ct, leaveOpen: true).ConfigureAwait(false);
         var hashing = new HashingStream(tarStream, leaveOpen: true);
         using var root = new RootedDirectory(rootDir, options.UseOpenat2);
         var run = new ApplyRun(root, options, ct);

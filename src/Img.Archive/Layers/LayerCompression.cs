@@ -27,9 +27,9 @@ public static class LayerCompression
 
     /// <summary>
     /// Sniffs the first bytes of <paramref name="blob"/> and returns a stream of the uncompressed tar.
-    /// Disposing the result disposes <paramref name="blob"/>.
+    /// Disposing the result disposes <paramref name="blob"/> unless <paramref name="leaveOpen"/>.
     /// </summary>
-    public static async Task<Stream> OpenDecompressingAsync(Stream blob, CancellationToken ct = default)
+    public static async Task<Stream> OpenDecompressingAsync(Stream blob, CancellationToken ct = default, bool leaveOpen = false)
     {
         var magic = new byte[4];
         var got = 0;
@@ -39,7 +39,7 @@ public static class LayerCompression
             if (n == 0) break;
             got += n;
         }
-        var replay = new PrefixedStream(magic.AsMemory(0, got), blob);
+        var replay = new PrefixedStream(magic.AsMemory(0, got), blob, leaveOpen);
         return OpenDecompressing(replay, Detect(magic.AsSpan(0, got)));
     }
 
@@ -83,7 +83,7 @@ public static class LayerCompression
 }
 
 /// <summary>Replays bytes already read (a sniffed magic number) before the rest of a stream.</summary>
-internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, bool leaveOpen) : Stream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
     public override bool CanRead => true;
@@ -119,7 +119,7 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) inner.Dispose();
+        if (disposing && !leaveOpen) inner.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -232,6 +232,36 @@ public class HostileLayerTests
     }
 
     [Fact]
+    public async Task ForeignOwnershipIsSetWhenPermittedAndSkippedWithAWarningWhenNot()
+    {
+        using var box = new Sandbox();
+        var file = Tree.File("owned", "x");
+        file.Item1.Uid = 4242;
+        file.Item1.Gid = 4343;
+        var dir = Tree.Dir("ownedDir");
+        dir.Item1.Uid = 4242;
+        var layer = await Tree.BuildTar(file, dir);
+        var me = Native.Lstat(box.Root)!.Value;
+        if (Tree.IsRoot)
+        {
+            var r = await Tree.Apply(layer, box.Root);
+            Assert.Empty(r.Warnings);
+            Assert.Equal((4242u, 4343u), (Native.Lstat(Path.Combine(box.Root, "owned"))!.Value.Uid, Native.Lstat(Path.Combine(box.Root, "owned"))!.Value.Gid));
+        }
+        else
+        {
+            // An ordinary user cannot give files away: the same EPERM a user namespace gives for unmapped ids.
+            var r = await Tree.Apply(layer, box.Root);
+            Assert.Contains(r.Warnings, w => w.Contains("4242:4343") && w.Contains("owned"));
+            Assert.Equal(me.Uid, Native.Lstat(Path.Combine(box.Root, "owned"))!.Value.Uid);
+            await Assert.ThrowsAsync<NativeException>(() => Tree.Apply(layer, box.Root, new ApplyOptions { SkipUnmappedOwnership = false }));
+        }
+        var ignored = await Tree.Apply(layer, box.Root, new ApplyOptions { PreserveOwnership = false });
+        Assert.Empty(ignored.Warnings);
+        Assert.Equal(me.Uid, Native.Lstat(Path.Combine(box.Root, "owned"))!.Value.Uid);
+    }
+
+    [Fact]
     public void Openat2ResolvesInRootOnThisKernel()
     {
         using var box = new Sandbox();
