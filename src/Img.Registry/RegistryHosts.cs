@@ -40,7 +40,7 @@ public sealed class RegistryHosts
     }
 
     /// <summary>Where to pull from: configured mirrors of the domain first, then the origin.</summary>
-    public IReadOnlyList<RegistryEndpoint?> PullOrder(string domain)
+    internal IReadOnlyList<RegistryEndpoint?> PullOrder(string domain)
     {
         var list = new List<RegistryEndpoint?>();
         if (Options.Mirrors.TryGetValue(domain, out var mirrors))

@@ -47,6 +47,39 @@ public sealed class BasicAuthTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Login_through_a_credential_helper_keeps_the_secret_out_of_config_json()
+    {
+        string bin = Path.Combine(_scratch.Root, "bin");
+        Directory.CreateDirectory(bin);
+        string script = Path.Combine(bin, "docker-credential-file");
+        // Keeps one JSON document per server beside itself; prints "not found" like the real helpers.
+        File.WriteAllText(script, """
+            #!/bin/sh
+            d="$(dirname "$0")/creds"; mkdir -p "$d"
+            case "$1" in
+              store) json=$(cat); s=$(printf '%s' "$json" | sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p'); printf '%s' "$json" > "$d/$(printf '%s' "$s" | tr ':/' '__')" ;;
+              get) read -r s; f="$d/$(printf '%s' "$s" | tr ':/' '__')"; [ -f "$f" ] && cat "$f" || { echo "credentials not found in native keychain"; exit 1; } ;;
+              erase) read -r s; rm -f "$d/$(printf '%s' "$s" | tr ':/' '__')" ;;
+            esac
+            """);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(_scratch.DockerConfigDir);
+        File.WriteAllText(ConfigPath, """{"credsStore":"file"}""");
+        var config = new DockerConfig(_scratch.DockerConfigDir, helperSearchPath: bin);
+        var client = _scratch.Client(tweak: o => o with { DockerConfig = config });
+
+        await client.LoginAsync(_registry.HostPort, _registry.Username, _registry.Password);
+        Assert.DoesNotContain(_registry.Password, File.ReadAllText(ConfigPath));
+        Assert.Contains(_registry.Password, File.ReadAllText(Path.Combine(bin, "creds", _registry.HostPort.Replace(':', '_'))));
+
+        var seeded = await _registry.SeedImageAsync("basic/helper");
+        var result = await _scratch.Client(tweak: o => o with { DockerConfig = config }).PullAsync(Reference.Parse(seeded.Reference), null, _scratch.Store);
+        Assert.Equal(seeded.Manifest.Digest, result.Target.Digest);
+        Assert.True(client.Logout(_registry.HostPort).WasLoggedIn);
+        Assert.Null(await config.GetCredentialsAsync(_registry.HostPort));
+    }
+
+    [Fact]
     public async Task Wrong_password_names_the_registry_and_stores_nothing()
     {
         var ex = await Assert.ThrowsAsync<RegistryAuthException>(() => _scratch.Client().LoginAsync(_registry.HostPort, _registry.Username, "wrong"));
@@ -93,6 +126,8 @@ public sealed class TokenAuthTests : IAsyncLifetime, IDisposable
         Assert.Contains(after, r => r.Scopes.Contains("repository:token/app:pull,push"));
         // Tokens are reused per scope: one for push, at most one more for pull, not one per request.
         Assert.InRange(after.Count, 1, 2);
+        string refresh = (string)entry["identitytoken"]!;
+        Assert.DoesNotContain(_scratch.Log, l => l.Contains(refresh, StringComparison.Ordinal) || l.Contains(_registry.Password, StringComparison.Ordinal) || l.Contains("eyJ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -192,6 +192,73 @@ public sealed class FaultTests : IDisposable
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.8), TimeSpan.FromSeconds(8));
     }
 
+    /// <summary>A registry that accepts pushes; <paramref name="putFault"/> may answer a blob PUT itself.</summary>
+    private static FakeRegistry PushTarget(Func<HttpListenerContext, int, bool>? putFault = null, long? chunkMin = null)
+    {
+        int puts = 0, sessions = 0;
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, MemoryStream>();
+        return FakeRegistry.Start(async ctx =>
+        {
+            string path = ctx.Request.Url!.AbsolutePath;
+            string method = ctx.Request.HttpMethod;
+            if (path == "/v2/") FakeRegistry.Reply(ctx, 200);
+            else if (method == "HEAD") FakeRegistry.Reply(ctx, 404);
+            else if (method == "POST")
+            {
+                string id = $"session{Interlocked.Increment(ref sessions)}";
+                received[id] = new MemoryStream();
+                var headers = new List<(string, string)> { ("Location", $"/v2/x/y/blobs/uploads/{id}?_state=abc"), ("Range", "0-0") };
+                if (chunkMin is { } m) headers.Add(("OCI-Chunk-Min-Length", m.ToString()));
+                FakeRegistry.Reply(ctx, 202, headers: headers.ToArray());
+            }
+            else if (method == "PATCH")
+            {
+                var buffer = received[path.Split('/').Last()];
+                await ctx.Request.InputStream.CopyToAsync(buffer);
+                FakeRegistry.Reply(ctx, 202, headers: [("Location", path + "?_state=next"), ("Range", $"0-{buffer.Length - 1}")]);
+            }
+            else if (method == "PUT" && path.Contains("/blobs/uploads/"))
+            {
+                if (putFault?.Invoke(ctx, Interlocked.Increment(ref puts)) == true) return;
+                var buffer = received[path.Split('/').Last()];
+                await ctx.Request.InputStream.CopyToAsync(buffer);
+                string digest = ctx.Request.QueryString["digest"]!;
+                bool ok = Digest.Compute(buffer.ToArray()).ToString() == digest && ctx.Request.QueryString["_state"] is not null;
+                FakeRegistry.Reply(ctx, ok ? 201 : 400, ok ? null : Encoding.UTF8.GetBytes("""{"errors":[{"code":"DIGEST_INVALID","message":"digest did not match"}]}"""));
+            }
+            else if (method == "PUT") FakeRegistry.Reply(ctx, 201);
+            else FakeRegistry.Reply(ctx, 404);
+        });
+    }
+
+    [Fact]
+    public async Task A_failed_blob_upload_is_retried_in_a_new_session()
+    {
+        await using var fake = PushTarget(putFault: (ctx, n) =>
+        {
+            if (n > 1) return false;
+            ctx.Request.InputStream.CopyTo(Stream.Null);
+            FakeRegistry.Reply(ctx, 503);
+            return true;
+        });
+        var image = await TestImages.CreateAsync(_scratch.Store, "amd64", TestImages.Random(1000));
+        var client = _scratch.Client(tweak: o => o with { Parallelism = 1 });
+        var result = await client.PushAsync(Reference.Parse($"{fake.HostPort}/x/y:1"), image.Manifest, _scratch.Store);
+        Assert.Equal(2, result.Uploaded);
+        Assert.Equal(3, fake.Requests.Count(r => r.Method == "POST"));
+        Assert.Equal(1, fake.Requests.Count(r => r.Method == "PUT" && r.Path.EndsWith("/manifests/1", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_registry_asking_for_chunks_gets_PATCH_uploads()
+    {
+        await using var fake = PushTarget(chunkMin: 1000);
+        var image = await TestImages.CreateAsync(_scratch.Store, "amd64", TestImages.Random(2500));
+        await _scratch.Client().PushAsync(Reference.Parse($"{fake.HostPort}/x/y:1"), image.Manifest, _scratch.Store);
+        long layerSize = image.Layers[0].Size;
+        Assert.Equal((int)((layerSize + 999) / 1000), fake.Requests.Count(r => r.Method == "PATCH"));
+    }
+
     [Fact]
     public async Task A_schema_1_manifest_is_refused_clearly()
     {

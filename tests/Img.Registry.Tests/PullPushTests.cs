@@ -62,6 +62,22 @@ public sealed class PullPushTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task The_seeded_busybox_image_pulls_with_a_runnable_layout()
+    {
+        var seeded = await _registry.SeedBusyboxAsync("library/busybox", "latest");
+        var result = await _scratch.Client().PullAsync(Reference.Parse(seeded.Reference), null, _scratch.Store);
+        var manifest = OciJson.Deserialize<Manifest>(await _scratch.Store.ReadAllBytesAsync(result.Manifest.Digest));
+        await using var layer = _scratch.Store.OpenRead(Assert.Single(manifest.Layers).Digest);
+        await using var gunzip = new System.IO.Compression.GZipStream(layer, System.IO.Compression.CompressionMode.Decompress);
+        var reader = new System.Formats.Tar.TarReader(gunzip);
+        var entries = new Dictionary<string, System.Formats.Tar.TarEntry>();
+        while (await reader.GetNextEntryAsync() is { } entry) entries[entry.Name] = entry;
+        Assert.Equal(File.ReadAllBytes("/bin/busybox").Length, entries["bin/busybox"].Length);
+        Assert.Equal("busybox", entries["bin/sh"].LinkName);
+        Assert.Contains("\"Cmd\":[\"sh\"]", System.Text.Encoding.UTF8.GetString(await _scratch.Store.ReadAllBytesAsync(result.Config.Digest)));
+    }
+
+    [Fact]
     public async Task Pull_by_digest_and_fetch_manifest_keep_the_served_bytes()
     {
         var seeded = await _registry.SeedImageAsync("seed/bydigest");

@@ -204,14 +204,49 @@ public sealed class RegistryServer : IAsyncDisposable
     /// Pushes a tiny one-layer image (a gzip tar with one file) with plain HTTP requests, independent of
     /// img's own client, and returns what was pushed. The reference is <c>127.0.0.1:PORT/repository:tag</c>.
     /// </summary>
-    public async Task<SeededImage> SeedImageAsync(string repository, string tag = "latest", string architecture = "amd64", string? fileContent = null)
+    public Task<SeededImage> SeedImageAsync(string repository, string tag = "latest", string architecture = "amd64", string? fileContent = null)
     {
-        string fileName = "hello.txt";
+        const string fileName = "hello.txt";
         byte[] content = Encoding.UTF8.GetBytes(fileContent ?? $"hello from {repository}:{tag} ({architecture})\n");
-        var (layerBytes, diffId) = BuildLayer(fileName, content);
+        var (layer, diffId) = BuildLayer(fileName, content);
+        return SeedAsync(repository, tag, architecture, layer, diffId, "/bin/sh", fileName, content);
+    }
+
+    /// <summary>
+    /// Pushes a busybox image made from the host's static <c>/bin/busybox</c> (package busybox-static):
+    /// <c>/bin/busybox</c> plus <c>/bin/sh</c> linking to it, <c>CMD ["sh"]</c>. For tests that RUN things.
+    /// </summary>
+    public Task<SeededImage> SeedBusyboxAsync(string repository = "library/busybox", string tag = "latest", string busyboxPath = "/bin/busybox")
+    {
+        if (!File.Exists(busyboxPath))
+            throw new InvalidOperationException($"{busyboxPath} is missing: run tools/setup-machine.sh (package busybox-static)");
+        byte[] busybox = File.ReadAllBytes(busyboxPath);
+        var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            var when = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            const UnixFileMode dirMode = (UnixFileMode)0b111_101_101;
+            foreach (var dir in new[] { "bin/", "etc/", "tmp/", "root/" })
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, dir) { Mode = dir == "tmp/" ? (UnixFileMode)0b1_111_111_111 : dirMode, ModificationTime = when });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/busybox") { DataStream = new MemoryStream(busybox), Mode = dirMode, ModificationTime = when });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/sh") { LinkName = "busybox", ModificationTime = when });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "etc/passwd")
+            {
+                DataStream = new MemoryStream(Encoding.ASCII.GetBytes("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")),
+                Mode = (UnixFileMode)0b110_100_100,
+                ModificationTime = when,
+            });
+        }
+        var (layer, diffId) = Gzip(tar.ToArray());
+        string arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "arm64" : "amd64";
+        return SeedAsync(repository, tag, arch, layer, diffId, "sh", "bin/busybox", busybox);
+    }
+
+    private async Task<SeededImage> SeedAsync(string repository, string tag, string architecture, byte[] layerBytes, Digest diffId, string cmd, string fileName, byte[] content)
+    {
         var layer = new Descriptor(MediaTypes.OciLayerGzip, Digest.Compute(layerBytes), layerBytes.Length);
         byte[] configBytes = Encoding.UTF8.GetBytes(
-            $$"""{"architecture":"{{architecture}}","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["{{diffId}}"]},"history":[{"created_by":"seeded by img tests"}]}""");
+            $$"""{"architecture":"{{architecture}}","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["{{cmd}}"]},"rootfs":{"type":"layers","diff_ids":["{{diffId}}"]},"history":[{"created_by":"seeded by img tests"}]}""");
         var config = new Descriptor(MediaTypes.OciConfig, Digest.Compute(configBytes), configBytes.Length);
         var manifest = new Manifest { MediaType = MediaTypes.OciManifest, Config = config, Layers = [layer] };
         byte[] manifestBytes = OciJson.Serialize(manifest);
@@ -246,11 +281,15 @@ public sealed class RegistryServer : IAsyncDisposable
             };
             writer.WriteEntry(entry);
         }
-        var diffId = Digest.Compute(tar.ToArray());
+        return Gzip(tar.ToArray());
+    }
+
+    private static (byte[] Layer, Digest DiffId) Gzip(byte[] tar)
+    {
         var gz = new MemoryStream();
         using (var g = new GZipStream(gz, CompressionLevel.Optimal, leaveOpen: true))
-            g.Write(tar.ToArray());
-        return (gz.ToArray(), diffId);
+            g.Write(tar);
+        return (gz.ToArray(), Digest.Compute(tar));
     }
 
     private static async Task UploadBlobAsync(HttpClient client, AuthenticationHeaderValue? auth, string repository, byte[] bytes, Digest digest)
