@@ -20,6 +20,7 @@ internal static class HttpRetry
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(options.ResponseTimeout);
             using var request = make(() => timeout.CancelAfter(options.ResponseTimeout));
+            int rejectionsBefore = trust?.Rejections ?? 0;
             var uri = request.RequestUri!;
             HttpResponseMessage response;
             try
@@ -36,7 +37,7 @@ internal static class HttpRetry
                     options.Log?.Invoke($"{request.Method} {uri.GetLeftPart(UriPartial.Path)}: no response within {options.ResponseTimeout.TotalSeconds:0.#}s; retrying ({attempt}/{attempts - 1})");
                     continue;
                 }
-                string? rejection = trust?.LastRejection;
+                string? rejection = trust is not null && trust.Rejections != rejectionsBefore ? trust.LastRejection : null;
                 bool unreachable = e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
                     || e is OperationCanceledException { InnerException: TimeoutException };
                 // A refused connection or a rejected certificate will not change on the next try.

@@ -51,7 +51,8 @@ internal static class RegistryErrors
         if (tlsRejection is not null)
             return new RegistryException(
                 $"{uri.GetLeftPart(UriPartial.Path)}: tls: failed to verify certificate: {tlsRejection} " +
-                $"(trust the registry's CA in certs.d/{hostPort}/ca.crt or SSL_CERT_FILE, or mark {hostPort} insecure)", inner: e);
+                $"(trust the registry's CA in certs.d/{hostPort}/ca.crt or SSL_CERT_FILE, or mark {hostPort} insecure)", inner: e)
+            { IsCertificateRejection = true };
         if (e is OperationCanceledException or TimeoutException || e.InnerException is TimeoutException)
             return new RegistryException($"cannot reach registry {hostPort}: connection timed out", inner: e);
         var socket = Find<SocketException>(e);

@@ -17,6 +17,9 @@ public class RegistryException : Exception
 
     /// <summary>The distribution error code (<c>MANIFEST_UNKNOWN</c>, <c>UNAUTHORIZED</c> …), when the registry sent one.</summary>
     public string? ErrorCode { get; }
+
+    /// <summary>The TLS certificate was not trusted (as opposed to the peer not speaking TLS at all).</summary>
+    internal bool IsCertificateRejection { get; init; }
 }
 
 /// <summary>The repository, tag or digest does not exist in the registry: <c>&lt;ref&gt;: not found</c>.</summary>

@@ -66,7 +66,7 @@ internal sealed class RegistryTransport
                     _ => new HttpRequestMessage(HttpMethod.Get, uri), retry: true, ct, hostPort, endpoint.Scheme == "https" ? trust : null).ConfigureAwait(false);
             }
             catch (RegistryException e) when (i + 1 < candidates.Count && e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
-                                              && !e.Message.Contains("failed to verify certificate", StringComparison.Ordinal))
+                                              && !e.IsCertificateRejection)
             {
                 // The port speaks no TLS: a plain-http registry on a host allowed to use it.
                 hosts.Options.Log?.Invoke($"{hostPort}: https failed ({e.Message}); trying http");

@@ -34,18 +34,23 @@ internal sealed class TlsTrust
         }
     }
 
-    /// <summary>Set when the last handshake failed because the certificate was not trusted (not because the peer spoke no TLS).</summary>
+    /// <summary>Why the last certificate was refused.</summary>
     public string? LastRejection { get; private set; }
+
+    /// <summary>How many certificates were refused so far: a request compares it before and after to learn
+    /// whether its handshake failed on trust (and not because the peer spoke no TLS).</summary>
+    public int Rejections => _rejections;
+
+    private int _rejections;
 
     public bool Validate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (errors == SslPolicyErrors.None) return true;
         if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
         {
-            LastRejection = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
+            return Reject((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
                 ? $"x509: certificate is not valid for {_hostPort}"
-                : "x509: no certificate presented";
-            return false;
+                : "x509: no certificate presented");
         }
         if (_extraRoots.Count > 0)
         {
@@ -57,7 +62,13 @@ internal sealed class TlsTrust
                 foreach (var element in chain.ChainElements) custom.ChainPolicy.ExtraStore.Add(element.Certificate);
             if (custom.Build(certificate as X509Certificate2 ?? new X509Certificate2(certificate))) return true;
         }
-        LastRejection = "x509: certificate signed by unknown authority";
+        return Reject("x509: certificate signed by unknown authority");
+    }
+
+    private bool Reject(string why)
+    {
+        LastRejection = why;
+        Interlocked.Increment(ref _rejections);
         return false;
     }
 
