@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Img.TestSupport;
+
+namespace Img.Build.Tests.EndToEnd;
+
+/// <summary>
+/// Runs the published <c>img</c> (<see cref="RepoPaths.ImgBinary"/>; publish first with
+/// <c>dotnet publish src/Img.Cli -c Release -o out</c>) as the unprivileged test user against one state directory,
+/// where a busybox base image named <c>base</c> is built from scratch once.
+/// </summary>
+public sealed class ImgBuildFixture : IAsyncLifetime
+{
+    public string State { get; } = TestUser.CreateOwnedTempDir("img-build-e2e-state");
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(RepoPaths.ImgBinary))
+            throw new InvalidOperationException($"{RepoPaths.ImgBinary} not found: run `dotnet publish src/Img.Cli -c Release -o out` before these tests");
+        var ctx = NewContext("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN echo 'daemon:x:2:2::/:/bin/sh' >> /etc/passwd && echo 'daemon:x:2:' >> /etc/group && echo base > /base-file
+            """);
+        (await BuildAsync(ctx, "-t", "base", ".")).EnsureSuccess("building the busybox base image");
+    }
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(State, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A context dir owned by the test user holding busybox and <paramref name="dockerfile"/>.</summary>
+    public string NewContext(string dockerfile, params (string Name, string Content)[] files)
+    {
+        var dir = TestUser.CreateOwnedTempDir("img-build-e2e-ctx");
+        File.Copy("/bin/busybox", Path.Combine(dir, "busybox"));
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
+        foreach (var (name, content) in files) Write(dir, name, content);
+        return dir;
+    }
+
+    public static void Write(string dir, string name, string content)
+    {
+        var p = Path.Combine(dir, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(p)!);
+        File.WriteAllText(p, content);
+    }
+
+    public Task<ProcessResult> BuildAsync(string cwd, params string[] args) => ImgAsync(cwd, null, ["build", .. args]);
+
+    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null)
+    {
+        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args]);
+        return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
+    }
+
+    public static async Task<(ProcessResult Result, TimeSpan Elapsed)> TimedAsync(Func<Task<ProcessResult>> run)
+    {
+        var sw = Stopwatch.StartNew();
+        var r = await run();
+        return (r, sw.Elapsed);
+    }
+}
+
+[CollectionDefinition("img build")]
+public sealed class ImgBuildCollection : ICollectionFixture<ImgBuildFixture>;
