@@ -9,6 +9,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
 {
     private readonly HashSet<string> _layerPaths = new(StringComparer.Ordinal);
     private readonly List<(string Rel, uint Mode, long Sec, uint Nsec)> _dirs = [];
+    private readonly Dictionary<string, int> _dirIndex = new(StringComparer.Ordinal);
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private readonly List<string> _warnings = [];
 
@@ -54,7 +55,13 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
                     if (existing is not { IsDir: true }) Check(Native.MkdirAt(parentFd, name, 0b111_000_000 /* 0700 */), "mkdir", rel);
                     SetOwner(parentFd, name, rel, h);
                     SetXattrs(parentFd, name, rel, h);
-                    _dirs.Add((rel, h.Mode, h.MtimeSec, h.MtimeNsec)); // mode and mtime after the contents
+                    // Mode and mtime after the contents; a repeated entry updates the first one's slot (parents stay before children).
+                    if (_dirIndex.TryGetValue(rel, out var slot)) _dirs[slot] = (rel, h.Mode, h.MtimeSec, h.MtimeNsec);
+                    else
+                    {
+                        _dirIndex[rel] = _dirs.Count;
+                        _dirs.Add((rel, h.Mode, h.MtimeSec, h.MtimeNsec));
+                    }
                     return;
                 case TarEntryKind.File:
                     await WriteFileAsync(parentFd, name, rel, h, data).ConfigureAwait(false);
@@ -158,7 +165,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
                 if (options.Mode == ApplyMode.OverlayUpper)
                     SetOverlayOpaque(dirFd, parentRel);
                 else
-                    RootedDirectory.RemoveChildren(dirFd, parentRel, child => !_layerPaths.Contains(FileEntryWriter.Join(parentRel, child)));
+                    RemoveLowerContent(dirFd, parentRel);
             }
             finally { Native.Close(dirFd); }
             return;
@@ -186,6 +193,27 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
             Check(r, "mknod whiteout", rel);
         }
         finally { Native.Close(parentFd); }
+    }
+
+    /// <summary>
+    /// Opaque in a merged dir: delete everything below that this layer did not write, descending into
+    /// directories this layer did write (their lower content is hidden too), as docker's unpacker does.
+    /// </summary>
+    private void RemoveLowerContent(int dirFd, string rel)
+    {
+        foreach (var child in RootedDirectory.ListNames(dirFd))
+        {
+            var childRel = FileEntryWriter.Join(rel, child);
+            if (!_layerPaths.Contains(childRel))
+            {
+                RootedDirectory.RemoveAll(dirFd, child, childRel);
+                continue;
+            }
+            if (Native.StatAt(dirFd, child, childRel) is not { IsDir: true }) continue;
+            var fd = Native.OpenAtOrThrow(dirFd, child, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, 0, childRel);
+            try { RemoveLowerContent(fd, childRel); }
+            finally { Native.Close(fd); }
+        }
     }
 
     private void SetOverlayOpaque(int dirFd, string rel)

@@ -48,6 +48,22 @@ public class WhiteoutTests
     }
 
     [Fact]
+    public async Task OpaqueHidesLowerContentInsideSubdirectoriesTheLayerAlsoWrites()
+    {
+        using var dir = new TempDir();
+        var root = dir.Sub("root");
+        BuildLower(root); // opq/olddir/x is lower content
+        var layer = await Tree.BuildTar(
+            Tree.Dir("opq"), Tree.Dir("opq/olddir"), Tree.File("opq/olddir/mine", "m"), Tree.File("opq/.wh..wh..opq", ""),
+            Tree.Dir("same", 0b111_000_000), Tree.Dir("same", 0b111_101_000));
+        await Tree.Apply(layer, root);
+        Assert.Equal(["mine"], Directory.GetFileSystemEntries(Path.Combine(root, "opq/olddir")).Select(Path.GetFileName));
+        Assert.Equal(["olddir"], Directory.GetFileSystemEntries(Path.Combine(root, "opq")).Select(Path.GetFileName));
+        // A directory that appears twice ends with the last entry's mode.
+        Assert.Equal(0b111_101_000u, Native.Lstat(Path.Combine(root, "same"))!.Value.Permissions);
+    }
+
+    [Fact]
     public async Task OverlayUpperModeWritesCharDevicesAndOpaqueXattrs()
     {
         using var dir = new TempDir();
