@@ -238,4 +238,30 @@ public sealed class BuildCommandTests(ImgBuildFixture img)
         Assert.Equal("hello\n", File.ReadAllText(Path.Combine(ctx, "out/greeting")));
         Assert.Equal("2:2 600\n", File.ReadAllText(Path.Combine(ctx, "out/owner")));
     }
+
+    [Fact]
+    public async Task AddExtractsLocalTarsAndCopyHandlesDirsAndRelativeDests()
+    {
+        var ctx = img.NewContext("""
+            FROM base
+            WORKDIR /w
+            ADD archive.tar.gz /extracted/
+            COPY dir/ rel/
+            COPY dir inner
+            COPY <<EOT /heredoc.txt
+            inline body
+            EOT
+            """, ("dir/a.txt", "a"), ("dir/sub/b.txt", "b"));
+        var tarDir = TestUser.CreateOwnedTempDir("img-build-e2e-tar");
+        ImgBuildFixture.Write(tarDir, "packed/x.txt", "x");
+        (await ProcessRunner.RunAsync("tar", ["-czf", Path.Combine(ctx, "archive.tar.gz"), "-C", tarDir, "packed"])).EnsureSuccess("tar");
+        var r = await img.BuildAsync(ctx, "--no-console", "-o", "type=local,dest=out", ".");
+        r.EnsureSuccess("build");
+        var root = Path.Combine(ctx, "out");
+        Assert.Equal("x", File.ReadAllText(Path.Combine(root, "extracted/packed/x.txt")));
+        Assert.Equal("a", File.ReadAllText(Path.Combine(root, "w/rel/a.txt")));
+        Assert.Equal("b", File.ReadAllText(Path.Combine(root, "w/inner/sub/b.txt")));
+        Assert.False(Directory.Exists(Path.Combine(root, "w/inner/dir")));
+        Assert.Equal("inline body\n", File.ReadAllText(Path.Combine(root, "heredoc.txt")));
+    }
 }
