@@ -26,7 +26,8 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
 
     public async Task ApplyEntryAsync(TarHeader h, Stream data)
     {
-        Entries++;
+        if (++Entries > options.MaxEntries)
+            throw new LayerSecurityException($"layer exceeds the limit of {options.MaxEntries} entries at {h.Name}");
         var rel = RootedDirectory.Clean(h.Name);
         if (rel.Length == 0) return; // the root entry ("./"): the root is the caller's
         var slash = rel.LastIndexOf('/');

@@ -51,6 +51,9 @@ public sealed record ApplyOptions
     /// <summary>Refuse the layer once its files' declared sizes add up to more than this (a tar bomb bound).</summary>
     public long MaxTotalBytes { get; init; } = long.MaxValue;
 
+    /// <summary>Refuse the layer past this many entries (bounds inode exhaustion by millions of empty files).</summary>
+    public long MaxEntries { get; init; } = long.MaxValue;
+
     /// <summary>Use openat2(RESOLVE_IN_ROOT) when the kernel has it (default); false forces the portable component walk.</summary>
     public bool UseOpenat2 { get; init; } = true;
 

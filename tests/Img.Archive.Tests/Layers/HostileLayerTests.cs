@@ -159,6 +159,8 @@ public class HostileLayerTests
         Assert.True(Directory.GetFiles(box.Root).Length <= 10);
         var ok = await Tree.Apply(layer, box.Root, new ApplyOptions { MaxTotalBytes = 500_000 });
         Assert.Equal(500_000, ok.Bytes);
+        var many = await Assert.ThrowsAsync<LayerSecurityException>(() => Tree.Apply(layer, box.Root, new ApplyOptions { MaxEntries = 20 }));
+        Assert.Contains("20 entries", many.Message);
     }
 
     [Fact]
