@@ -203,7 +203,7 @@ public sealed class BuildCommandTests(ImgBuildFixture img)
     public async Task DockerfileOutsideTheContext()
     {
         var ctx = img.NewContext("unused", ("sub/file.txt", "in sub"));
-        var elsewhere = TestUser.CreateOwnedTempDir("img-build-e2e-df");
+        var elsewhere = img.TempDir("img-build-e2e-df");
         File.WriteAllText(Path.Combine(elsewhere, "Dockerfile.custom"), "FROM base\nCOPY file.txt /file.txt\n");
         var r = await img.BuildAsync(ctx, "--no-console", "-f", Path.Combine(elsewhere, "Dockerfile.custom"), "-o", "type=local,dest=" + Path.Combine(ctx, "out"), "sub");
         r.EnsureSuccess("build -f outside");
@@ -252,7 +252,7 @@ public sealed class BuildCommandTests(ImgBuildFixture img)
             inline body
             EOT
             """, ("dir/a.txt", "a"), ("dir/sub/b.txt", "b"));
-        var tarDir = TestUser.CreateOwnedTempDir("img-build-e2e-tar");
+        var tarDir = img.TempDir("img-build-e2e-tar");
         ImgBuildFixture.Write(tarDir, "packed/x.txt", "x");
         (await ProcessRunner.RunAsync("tar", ["-czf", Path.Combine(ctx, "archive.tar.gz"), "-C", tarDir, "packed"])).EnsureSuccess("tar");
         var r = await img.BuildAsync(ctx, "--no-console", "-o", "type=local,dest=out", ".");

@@ -10,6 +10,8 @@ namespace Img.Build.Tests.EndToEnd;
 /// </summary>
 public sealed class ImgBuildFixture : IAsyncLifetime
 {
+    private readonly List<string> _dirs = [];
+
     public string State { get; } = TestUser.CreateOwnedTempDir("img-build-e2e-state");
 
     public async Task InitializeAsync()
@@ -27,17 +29,28 @@ public sealed class ImgBuildFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        try { Directory.Delete(State, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        foreach (var dir in _dirs.Append(State))
+        {
+            try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
         return Task.CompletedTask;
     }
 
     /// <summary>A context dir owned by the test user holding busybox and <paramref name="dockerfile"/>.</summary>
     public string NewContext(string dockerfile, params (string Name, string Content)[] files)
     {
-        var dir = TestUser.CreateOwnedTempDir("img-build-e2e-ctx");
+        var dir = TempDir("img-build-e2e-ctx");
         File.Copy("/bin/busybox", Path.Combine(dir, "busybox"));
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
         foreach (var (name, content) in files) Write(dir, name, content);
+        return dir;
+    }
+
+    /// <summary>A directory owned by the test user, removed with the fixture.</summary>
+    public string TempDir(string prefix)
+    {
+        var dir = TestUser.CreateOwnedTempDir(prefix);
+        lock (_dirs) _dirs.Add(dir);
         return dir;
     }
 
