@@ -16,11 +16,22 @@ public sealed class PruneCommand : Command
         using var store = context.OpenStore();
         var imageBlobs = await CacheTable.ImageBlobsAsync(store, ct);
         var removed = new List<(Content.CacheRecord, bool)>();
-        foreach (var record in store.Metadata.ListCacheRecords())
+        // Records backing a stored image are kept, as the original's prune does.
+        var candidates = store.Metadata.ListCacheRecords()
+            .Where(r => !(r.Blobs.Count > 0 && r.Blobs.All(imageBlobs.Contains)))
+            .ToList();
+        // A snapshot that is another's parent goes only after its children: repeat while anything goes.
+        bool progress = true;
+        while (progress && candidates.Count > 0)
         {
-            // Records backing a stored image are kept, as the original's prune does.
-            bool inUse = record.Blobs.Count > 0 && record.Blobs.All(imageBlobs.Contains);
-            if (!inUse && store.Metadata.DeleteCacheRecord(record.Key)) removed.Add((record, inUse));
+            progress = false;
+            foreach (var record in candidates.ToList())
+            {
+                if (!await Build.BuildCache.RemoveRecordArtifactsAsync(context.StateDir, record, ct)) continue;
+                if (store.Metadata.DeleteCacheRecord(record.Key)) removed.Add((record, false));
+                candidates.Remove(record);
+                progress = true;
+            }
         }
         // Blobs stay while a stored image reaches them; everything else the records held goes.
         var gc = await store.CollectGarbageAsync(ct: ct);
