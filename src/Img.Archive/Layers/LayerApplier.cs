@@ -85,7 +85,7 @@ public static class LayerApplier
     {
         options ??= new ApplyOptions();
         // The caller owns the layer stream; the decompressor around it is ours to dispose.
-        await using var tarStream = await LayerCompression.OpenDecompressingAsync(layer, ct, leaveOpen: true).ConfigureAwait(false);
+        await using var tarStream = await LayerCompression.OpenDecompressingAsync(layer, leaveOpen: true, ct).ConfigureAwait(false);
         var hashing = new HashingStream(tarStream, leaveOpen: true);
         using var root = new RootedDirectory(rootDir, options.UseOpenat2);
         var run = new ApplyRun(root, options, ct);

@@ -29,7 +29,7 @@ public static class LayerCompression
     /// Sniffs the first bytes of <paramref name="blob"/> and returns a stream of the uncompressed tar.
     /// Disposing the result disposes <paramref name="blob"/> unless <paramref name="leaveOpen"/>.
     /// </summary>
-    public static async Task<Stream> OpenDecompressingAsync(Stream blob, CancellationToken ct = default, bool leaveOpen = false)
+    public static async Task<Stream> OpenDecompressingAsync(Stream blob, bool leaveOpen = false, CancellationToken ct = default)
     {
         var magic = new byte[4];
         var got = 0;
