@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Text.Json;
+using Img.Archive.Layers;
 using Img.Content;
 using Img.Oci;
 
@@ -158,15 +159,13 @@ public static class ImageArchiveReader
     {
         await using var s = store.OpenRead(digest);
         var head = new byte[4];
-        int n = await s.ReadAtLeastAsync(head, 4, throwOnEndOfStream: false, ct).ConfigureAwait(false);
-        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return Compression.Gzip;
-        if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) return Compression.Zstd;
-        return Compression.None;
+        int n = await s.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        return LayerCompression.Detect(head.AsSpan(0, n));
     }
 
     /// <summary>Unwraps gzip: users pipe <c>save | gzip</c> archives back in.</summary>
     private static Task<Stream> SniffAsync(Stream input, CancellationToken ct) =>
-        DecompressingStream.OpenAsync(new BufferedStream(input, 1 << 16), ct);
+        LayerCompression.OpenDecompressingAsync(new BufferedStream(input, 1 << 16), leaveOpen: true, ct);
 
     private static bool TryBlobDigest(string name, out Digest digest)
     {
@@ -189,44 +188,5 @@ public static class ImageArchiveReader
         {
             throw new InvalidArchiveException($"invalid image archive: {what}: {e.Message}", e);
         }
-    }
-}
-
-/// <summary>A stream that yields some already-read bytes, then the rest of another stream.</summary>
-internal sealed class PrefixStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
-{
-    private ReadOnlyMemory<byte> _prefix = prefix;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        if (_prefix.Length > 0)
-        {
-            int n = Math.Min(buffer.Length, _prefix.Length);
-            _prefix.Span[..n].CopyTo(buffer);
-            _prefix = _prefix[n..];
-            return n;
-        }
-        return rest.Read(buffer);
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (_prefix.Length > 0) return ValueTask.FromResult(Read(buffer.Span));
-        return rest.ReadAsync(buffer, cancellationToken);
     }
 }

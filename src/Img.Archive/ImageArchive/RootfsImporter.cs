@@ -1,5 +1,4 @@
-using System.IO.Compression;
-using System.Security.Cryptography;
+using Img.Archive.Layers;
 using Img.Content;
 using Img.Oci;
 
@@ -13,28 +12,15 @@ public static class RootfsImporter
 {
     public static async Task<Descriptor> ImportAsync(Stream tar, ContentStore store, Platform platform, ImportOptions options, CancellationToken ct = default)
     {
-        var source = await DecompressingStream.OpenAsync(tar, ct).ConfigureAwait(false);
-        using var diffHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Digest layerDigest;
-        long layerSize;
-        await using (var blob = store.CreateWriter())
-        {
-            await using (var gzip = new GZipStream(blob, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                var buffer = new byte[1 << 20];
-                long total = 0;
-                int n;
-                while ((n = await source.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                {
-                    diffHash.AppendData(buffer, 0, n);
-                    await gzip.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                    total += n;
-                }
-                if (total == 0) throw new InvalidArchiveException("import: the rootfs tarball is empty");
-            }
-            (layerDigest, layerSize) = await blob.CommitAsync(ct: ct).ConfigureAwait(false);
-        }
-        var diffId = Digest.FromSha256(diffHash.GetHashAndReset());
+        // One pass: plain tar -> diffID hash -> parallel gzip -> blob (which digests what it stores).
+        await using var source = await LayerCompression.OpenDecompressingAsync(tar, leaveOpen: true, ct).ConfigureAwait(false);
+        await using var blob = store.CreateWriter();
+        await using var diffHash = new HashingStream(source, leaveOpen: true);
+        await using (var compressed = LayerCompression.OpenCompressing(blob, Compression.Gzip))
+            await diffHash.CopyToAsync(compressed, 1 << 20, ct).ConfigureAwait(false);
+        if (diffHash.BytesHashed == 0) throw new InvalidArchiveException("import: the rootfs tarball is empty");
+        var (layerDigest, layerSize) = await blob.CommitAsync(ct: ct).ConfigureAwait(false);
+        var diffId = diffHash.GetDigest();
         var created = options.Created ?? DateTimeOffset.UtcNow;
         var config = new ImageConfig
         {
@@ -62,16 +48,4 @@ public sealed record ImportOptions
     public ContainerConfig? Config { get; init; }
     public string? Message { get; init; }
     public DateTimeOffset? Created { get; init; }
-}
-
-/// <summary>Opens a possibly gzip-compressed stream for reading its plain bytes.</summary>
-internal static class DecompressingStream
-{
-    public static async Task<Stream> OpenAsync(Stream input, CancellationToken ct)
-    {
-        var head = new byte[2];
-        int n = await input.ReadAtLeastAsync(head, 2, throwOnEndOfStream: false, ct).ConfigureAwait(false);
-        var prefixed = new PrefixStream(head.AsMemory(0, n), input);
-        return n == 2 && head[0] == 0x1f && head[1] == 0x8b ? new GZipStream(prefixed, CompressionMode.Decompress) : prefixed;
-    }
 }
