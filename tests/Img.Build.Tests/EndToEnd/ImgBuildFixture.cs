@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Img.TestSupport;
 
 namespace Img.Build.Tests.EndToEnd;
@@ -67,13 +66,6 @@ public sealed class ImgBuildFixture : IAsyncLifetime
     {
         var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args]);
         return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
-    }
-
-    public static async Task<(ProcessResult Result, TimeSpan Elapsed)> TimedAsync(Func<Task<ProcessResult>> run)
-    {
-        var sw = Stopwatch.StartNew();
-        var r = await run();
-        return (r, sw.Elapsed);
     }
 }
 
