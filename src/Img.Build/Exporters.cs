@@ -33,10 +33,12 @@ internal static class Exporters
                     var step = progress.Start($"exporting to {output.Type} image format");
                     step.Log($"exporting manifest {result.Manifest.Digest} done");
                     step.Log($"exporting config {result.Config.Digest} done");
-                    var names = request.Names.Count > 0 ? request.Names : [Reference.Parse("image")];
-                    var images = names.Select(n => new ArchiveImage(n, result.Manifest)).ToList();
                     var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
-                    await WriteOutputAsync(request, s => ImageArchiveWriter.WriteAsync(s, store.Content, images, format, result.ImageConfig.Platform, ct), ct).ConfigureAwait(false);
+                    var images = request.Names.Select(n => new ArchiveImage(n, result.Manifest)).ToList();
+                    // Without a name the archive names nothing (no made-up "image:latest").
+                    await WriteOutputAsync(request, s => images.Count > 0
+                        ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, result.ImageConfig.Platform, ct)
+                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, result.Manifest, ct), ct).ConfigureAwait(false);
                     step.Log("sending tarball done");
                     step.Done();
                     break;

@@ -67,11 +67,12 @@ internal sealed class Solver
         {
             var step = Progress.Start(name);
             if (!Request.NoCache && Store.Metadata.GetCacheRecord(key) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
-                && Snapshots.Exists(snapshotName) && (cached.Layer is null || Store.Content.Exists(Digest.Parse(cached.Layer))))
+                && RecordedSnapshot(hit) is { } recorded && Snapshots.Exists(recorded)
+                && (cached.Layer is null || Store.Content.Exists(Digest.Parse(cached.Layer))))
             {
                 Store.Metadata.TouchCacheRecord(key);
                 step.Cached();
-                return state.With(key, snapshotName, ToLayer(cached));
+                return state.With(key, recorded, ToLayer(cached));
             }
             try
             {
@@ -79,7 +80,13 @@ internal sealed class Solver
                 {
                     // --no-cache runs the step again; the fresh result replaces the old one.
                     try { await Snapshots.Snapshotter.RemoveAsync(snapshotName, ct).ConfigureAwait(false); }
-                    catch (InvalidOperationException) { snapshotName = "build/" + BuildCache.Key(key, Guid.NewGuid().ToString()); }
+                    catch (InvalidOperationException)
+                    {
+                        // Another snapshot builds on the old one: keep it under a record of its own, so that
+                        // prune removes it once its children are gone, and give the fresh result a new name.
+                        KeepSuperseded(key, snapshotName, state.Key, description);
+                        snapshotName = "build/" + BuildCache.Key(key, Guid.NewGuid().ToString());
+                    }
                 }
                 var layer = await Snapshots.CommitChangeAsync(state.Snapshot, snapshotName, Compression, dir => mutate(dir, step), ct).ConfigureAwait(false);
                 var outcome = new StepOutcome
@@ -109,6 +116,26 @@ internal sealed class Solver
                 throw;
             }
         }
+    }
+
+    /// <summary>The snapshot a record of this backend points at (after --no-cache it may not be "build/&lt;key&gt;").</summary>
+    private string? RecordedSnapshot(CacheRecord record) =>
+        record.Snapshot is { } r && r.StartsWith(Backend + "/", StringComparison.Ordinal) ? r[(Backend.Length + 1)..] : null;
+
+    private void KeepSuperseded(string key, string snapshotName, string parentKey, string description)
+    {
+        var old = Store.Metadata.GetCacheRecord(key);
+        Store.Metadata.PutCacheRecord(new CacheRecord
+        {
+            Key = BuildCache.Key(key, "superseded", Guid.NewGuid().ToString()),
+            Kind = BuildCache.StepKind,
+            Description = (old?.Description ?? description) + " (superseded by --no-cache)",
+            Parent = old?.Parent ?? parentKey,
+            Snapshot = BuildCache.SnapshotRef(Backend, snapshotName),
+            Result = old?.Result ?? BuildCache.Serialize(new StepOutcome()),
+            Size = old?.Size ?? 0,
+            Blobs = old?.Blobs ?? [],
+        });
     }
 
     private static LayerRef? ToLayer(StepOutcome o) =>

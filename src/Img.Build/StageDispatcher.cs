@@ -213,6 +213,12 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var user = Config.Config.User;
         var cwd = Config.Config.WorkingDir is { Length: > 0 } w ? w : "/";
         var keyParts = new List<string> { "RUN", string.Join('\0', argv), string.Join('\0', env), user ?? "", cwd, run.Network ?? "" };
+        var network = run.Network switch
+        {
+            null or "" or "default" or "host" => RunNetwork.Host, // the original's default is the host network
+            "none" => RunNetwork.None,
+            var other => throw new BuildFailedException($"failed to solve: network mode \"{other}\" not supported"),
+        };
         var binds = new List<(DfMount Mount, string? Snapshot, string HostSource)>();
         var mounts = new List<Img.Runtime.Oci.RunMount>();
         foreach (var m in run.Mounts)
@@ -288,7 +294,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         {
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
-                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, Cwd = cwd, User = user, Mounts = all };
+                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, Cwd = cwd, User = user, Mounts = all, Network = network };
                 using var output = new LineStream(step.Log);
                 int code;
                 try { code = await solver.Runtime.Value.RunAsync(spec, output, output, ct).ConfigureAwait(false); }
@@ -323,7 +329,23 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var (m, snapshot, source) = binds[index];
         if (snapshot is null)
         {
-            await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(source, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
+            if (solver.Context.Ignore.Patterns.Count == 0)
+            {
+                await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(source, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
+                return;
+            }
+            // The context as the build sees it: a copy without what .dockerignore excludes.
+            var rel = SourcePattern.Clean(m.Source ?? "");
+            if (solver.Context.IsExcluded(rel) || Posix.TryLstat(source) is null)
+                throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{rel}\": not found");
+            var dir = solver.Snapshots.NewMountDir();
+            try
+            {
+                var copy = Path.Combine(dir, "context");
+                FileCopier.Copy(source, rel, copy, new CopyOptions(null, true, null, r => !solver.Context.IsExcluded(r)));
+                await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(copy, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
+            }
+            finally { Directory.Delete(dir, true); }
             return;
         }
         await solver.Snapshots.WithViewAsync<bool>(snapshot.Length == 0 ? null : snapshot, async root =>
@@ -494,8 +516,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         if (req.IsAdd && req.Unpack != false && st.IsRegular && await IsArchiveAsync(hostSource, ct).ConfigureAwait(false))
         {
             var dir = DestDir(rootfs, target, options.Owner);
-            await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions { PreserveOwnership = options.Owner is null }, ct).ConfigureAwait(false);
-            if (options.Owner is { } o) ChownTree(dir, o);
+            if (options.Owner is { } o) await OwnedArchiveExtractor.ExtractAsync(hostSource, dir, o, ct).ConfigureAwait(false);
+            else await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions { PreserveOwnership = true }, ct).ConfigureAwait(false);
             return;
         }
         var existingDir = Posix.TryLstat(RootPath.Resolve(rootfs, target)) is { IsDirectory: true };
@@ -503,12 +525,6 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             ? DestDir(rootfs, target, options.Owner) + "/" + Path.GetFileName(rel)
             : DestFile(rootfs, target, options.Owner);
         FileCopier.Copy(hostSource, rel, file, options);
-    }
-
-    private static void ChownTree(string dir, (uint Uid, uint Gid) owner)
-    {
-        foreach (var p in Directory.EnumerateFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
-            Posix.Lchown(p, owner.Uid, owner.Gid);
     }
 
     private static async Task<bool> IsArchiveAsync(string path, CancellationToken ct)

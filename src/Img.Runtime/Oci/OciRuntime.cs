@@ -11,7 +11,7 @@ namespace Img.Runtime.Oci;
 
 /// <summary>
 /// Runs RUN steps through a real OCI runtime (crun or runc) from a generated bundle. Rootless-safe:
-/// no cgroups, no network namespace (host network), no user namespace of its own (the caller is
+/// no cgroups, no network namespace unless <see cref="RunSpec.Network"/> asks for none (host network), no user namespace of its own (the caller is
 /// already root in one), docker's default capabilities, masked and read-only /proc paths.
 /// </summary>
 public sealed class OciRuntime
@@ -82,7 +82,7 @@ public sealed class OciRuntime
                 new SpecRoot(rootfs, false),
                 spec.Hostname,
                 mounts,
-                new SpecLinux([new("pid"), new("ipc"), new("uts"), new("mount")], MaskedPaths, ReadonlyPaths));
+                new SpecLinux(Namespaces(spec.Network), MaskedPaths, ReadonlyPaths));
             await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"),
                 JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
 
@@ -100,6 +100,14 @@ public sealed class OciRuntime
             try { Directory.Delete(bundle, recursive: true); }
             catch (IOException) { }
         }
+    }
+
+    private static List<SpecNamespace> Namespaces(RunNetwork network)
+    {
+        var namespaces = new List<SpecNamespace> { new("pid"), new("ipc"), new("uts"), new("mount") };
+        // A new network namespace without a path: runc and crun set up its loopback and nothing else.
+        if (network == RunNetwork.None) namespaces.Add(new("network"));
+        return namespaces;
     }
 
     private async Task<int> RunContainerAsync(string id, string bundle, Stream stdout, Stream stderr, CancellationToken cancellationToken)

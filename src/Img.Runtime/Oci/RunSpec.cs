@@ -26,4 +26,17 @@ public sealed record RunSpec
 
     /// <summary>RUN --mount requests.</summary>
     public IReadOnlyList<RunMount> Mounts { get; init; } = [];
+
+    /// <summary>RUN --network: the host's network (default) or a namespace of its own with only loopback.</summary>
+    public RunNetwork Network { get; init; } = RunNetwork.Host;
+}
+
+/// <summary>The network a RUN step sees.</summary>
+public enum RunNetwork
+{
+    /// <summary>The host's network stack (no network namespace), as the original's default.</summary>
+    Host,
+
+    /// <summary>A network namespace of its own: loopback only, which the runtime brings up.</summary>
+    None,
 }
