@@ -71,6 +71,75 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
     /// </summary>
     public async Task<LayerRef?> CommitChangeAsync(string? parent, string name, Compression compression, Func<string, Task> mutate, CancellationToken ct)
     {
+        try
+        {
+            return await CommitChangeOnSnapshotAsync(parent, name, compression, mutate, ct).ConfigureAwait(false);
+        }
+        catch (LowerRenameFailedException) when (!snapshotter.RenamesLowerDirectories)
+        {
+            return await CommitChangeOnCopyAsync(parent, name, compression, mutate, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Kernel overlayfs in a user namespace has no redirect_dir, so rename(2) of a directory that only exists in a
+    /// lower layer fails with EXDEV; mv copies instead, but programs calling rename(2) fail. Such a step runs again
+    /// on a plain copy of the parent's merged tree (where every rename works), its change is taken by comparing the
+    /// two trees and applied to a fresh overlay upper, so only that step pays for a copy and later steps stay on
+    /// overlayfs. Retrying after the failure keeps the common case (apt, dpkg, most builds) at overlay speed.
+    /// </summary>
+    private Task<LayerRef?> CommitChangeOnCopyAsync(string? parent, string name, Compression compression, Func<string, Task> mutate, CancellationToken ct) =>
+        WithViewAsync(parent, async lower =>
+        {
+            var copy = NewMountDir();
+            try
+            {
+                await TreeCopier.CopyAsync(lower, copy, ct).ConfigureAwait(false);
+                // On the copy EXDEV is not the snapshot's doing: the step failed.
+                try { await mutate(copy).ConfigureAwait(false); }
+                catch (LowerRenameFailedException e) { throw new BuildFailedException(e.Message, e); }
+                var layer = await WriteLayerAsync((writer, c) => LayerWriter.WriteTreeDiffAsync(lower, copy, writer, compression, null, c), ct).ConfigureAwait(false);
+                var active = NewActiveKey();
+                await snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
+                try
+                {
+                    if (layer is not null) await ApplyMountedAsync(active, layer, ct).ConfigureAwait(false);
+                    await CommitAsync(active, name, ct).ConfigureAwait(false);
+                    active = null!;
+                }
+                finally
+                {
+                    if (active is not null && snapshotter.Stat(active) is not null)
+                        await snapshotter.RemoveAsync(active, CancellationToken.None).ConfigureAwait(false);
+                }
+                return layer;
+            }
+            finally
+            {
+                // Root of the namespace owns or may enter every directory of the copy.
+                try { Directory.Delete(copy, recursive: true); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }, ct);
+
+    private async Task ApplyMountedAsync(string active, LayerRef layer, CancellationToken ct)
+    {
+        var dir = NewMountDir();
+        try
+        {
+            snapshotter.Mount(active, dir);
+            try { await LayerApplier.ApplyFileAsync(content.BlobPath(layer.Blob.Digest), dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+            finally { snapshotter.Unmount(dir); }
+        }
+        finally
+        {
+            try { Directory.Delete(dir, false); } catch (IOException) { }
+        }
+    }
+
+    private async Task<LayerRef?> CommitChangeOnSnapshotAsync(string? parent, string name, Compression compression, Func<string, Task> mutate, CancellationToken ct)
+    {
         var active = NewActiveKey();
         await snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
         try
@@ -109,19 +178,21 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         await snapshotter.CommitAsync(name, active, ct).ConfigureAwait(false);
     }
 
-    private async Task<LayerRef?> WriteDiffAsync(string active, string? parent, Compression compression, CancellationToken ct)
+    private Task<LayerRef?> WriteDiffAsync(string active, string? parent, Compression compression, CancellationToken ct) =>
+        WriteLayerAsync((writer, c) =>
+        {
+            var upper = snapshotter.UpperDir(active);
+            if (upper is not null) return LayerWriter.WriteOverlayUpperAsync(upper, writer, compression, null, c);
+            if (parent is null) return LayerWriter.WriteTreeAsync(snapshotter.FsDir(active), writer, compression, null, c);
+            return LayerWriter.WriteTreeDiffAsync(snapshotter.FsDir(parent), snapshotter.FsDir(active), writer, compression, null, c);
+        }, ct);
+
+    private async Task<LayerRef?> WriteLayerAsync(Func<Stream, CancellationToken, Task<LayerWriteResult>> write, CancellationToken ct)
     {
         var writer = content.CreateWriter();
         await using (writer.ConfigureAwait(false))
         {
-            LayerWriteResult result;
-            var upper = snapshotter.UpperDir(active);
-            if (upper is not null)
-                result = await LayerWriter.WriteOverlayUpperAsync(upper, writer, compression, null, ct).ConfigureAwait(false);
-            else if (parent is null)
-                result = await LayerWriter.WriteTreeAsync(snapshotter.FsDir(active), writer, compression, null, ct).ConfigureAwait(false);
-            else
-                result = await LayerWriter.WriteTreeDiffAsync(snapshotter.FsDir(parent), snapshotter.FsDir(active), writer, compression, null, ct).ConfigureAwait(false);
+            var result = await write(writer, ct).ConfigureAwait(false);
             // Two zero blocks and nothing else: the step changed no file.
             if (result.UncompressedSize <= 1024) return null;
             await writer.CommitAsync(result.Digest, result.Size, ct).ConfigureAwait(false);

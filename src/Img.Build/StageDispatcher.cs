@@ -295,11 +295,21 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
                 var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, Cwd = cwd, User = user, Mounts = all, Network = network };
-                using var output = new LineStream(step.Log);
+                var crossDevice = false;
+                using var output = new LineStream(line =>
+                {
+                    crossDevice |= LowerRenameFailedException.Reports(line);
+                    step.Log(line);
+                });
                 int code;
                 try { code = await solver.Runtime.Value.RunAsync(spec, output, output, ct).ConfigureAwait(false); }
                 catch (InvalidOperationException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
                 output.Flush();
+                if (code != 0 && crossDevice && !solver.Snapshots.Snapshotter.RenamesLowerDirectories)
+                {
+                    step.Log("[img] EXDEV renaming a lower-layer directory under overlayfs: running this step again on a copy");
+                    throw new LowerRenameFailedException($"failed to solve: process \"{string.Join(' ', argv)}\" did not complete successfully: exit code: {code}");
+                }
                 if (code != 0)
                     throw new BuildFailedException($"failed to solve: process \"{string.Join(' ', argv)}\" did not complete successfully: exit code: {code}");
             }, ct).ConfigureAwait(false);

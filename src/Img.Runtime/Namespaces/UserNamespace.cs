@@ -47,7 +47,7 @@ public static class UserNamespace
 
     /// <summary>
     /// Re-executes <paramref name="program"/> with <paramref name="args"/> in a user namespace, stdio inherited,
-    /// SIGINT/SIGTERM forwarded; returns its exit code (128+signal when killed), or null when not needed.
+    /// SIGINT/SIGTERM forwarded as SIGINT; returns its exit code (128+signal when killed), or null when not needed.
     /// </summary>
     /// <exception cref="UserNamespaceException">The machine cannot provide the namespace.</exception>
     public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken cancellationToken)
@@ -62,14 +62,25 @@ public static class UserNamespace
         psi.Environment[InsideVariable] = "1";
         using var child = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}");
         // unshare execs the program without forking, so the child's pid is the program's pid.
+        // The child cancels its work on SIGINT (killing a running container, unmounting, dropping the
+        // active snapshot) and ends the default way on a second one, or on SIGTERM, which would leave
+        // its container running. So every SIGINT or SIGTERM here reaches the child as exactly one
+        // SIGINT, and cancelling the token (which Ctrl-C here does too) only sends one if none went yet.
+        var gate = new object();
+        int received = 0, sent = 0;
+        void SendUpTo(int count)
+        {
+            lock (gate)
+                for (; sent < count; sent++) _ = Libc.Kill(child.Id, Libc.SIGINT);
+        }
         void Forward(PosixSignalContext ctx)
         {
             ctx.Cancel = true;
-            _ = Libc.Kill(child.Id, (int)(ctx.Signal == PosixSignal.SIGINT ? Libc.SIGINT : Libc.SIGTERM));
+            SendUpTo(Interlocked.Increment(ref received));
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
-        using var reg = cancellationToken.Register(() => _ = Libc.Kill(child.Id, Libc.SIGTERM));
+        using var reg = cancellationToken.Register(() => SendUpTo(Math.Max(1, Volatile.Read(ref received))));
         await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         return child.ExitCode;
     }
