@@ -1,5 +1,6 @@
-# (b) three independent stages (each hashes MB MiB (busybox head takes no M suffix) of random data, then sleeps 2 s) and a final
+# (b) three independent stages (each hashes MB MiB of random data, then sleeps 2 s) and a final
 # stage that copies one file from each. The stages differ in text so no builder can merge them.
+# The size is in bytes: busybox head takes no M suffix.
 ARG BASE
 ARG MB=32
 FROM ${BASE} AS one
