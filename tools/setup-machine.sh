@@ -18,6 +18,7 @@ packages=(
   openssl         # test CAs and token-signing keys
   busybox-static  # a base image made offline
   skopeo umoci    # interop oracles
+  buildah         # the build parity oracle
   debootstrap     # the Debian base image the apt tests build on
   ca-certificates util-linux procps git
 )
