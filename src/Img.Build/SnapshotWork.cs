@@ -155,6 +155,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
             {
                 try { Directory.Delete(dir, false); } catch (IOException) { }
             }
+            if (snapshotter.Name == "overlayfs" && snapshotter.UpperDir(active) is { } upper) CopiedUpDirectories.Prune(upper, LowerDirs(parent));
             var layer = await WriteDiffAsync(active, parent, compression, ct).ConfigureAwait(false);
             await CommitAsync(active, name, ct).ConfigureAwait(false);
             active = null!;
@@ -165,6 +166,13 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
             if (active is not null && snapshotter.Stat(active) is not null)
                 await snapshotter.RemoveAsync(active, CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    private List<string> LowerDirs(string? parent)
+    {
+        var dirs = new List<string>();
+        for (var p = parent; p is not null; p = snapshotter.Stat(p)?.Parent) dirs.Add(snapshotter.FsDir(p));
+        return dirs;
     }
 
     /// <summary>Commits <paramref name="active"/> as <paramref name="name"/>; when another build committed it first, drops ours.</summary>
