@@ -21,6 +21,14 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Lchown(string path, int uid, int gid);
 
+    public const int PR_SET_PDEATHSIG = 1;
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    public static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    public static partial int Getppid();
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint Geteuid();
 

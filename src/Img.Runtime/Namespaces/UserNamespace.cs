@@ -23,6 +23,9 @@ public static class UserNamespace
     /// <summary>Set to <c>1</c> in the re-executed child: it is already inside.</summary>
     public const string InsideVariable = "IMG_IN_USERNS";
 
+    /// <summary>The outer process's pid, set in the re-executed child so it can tell when that parent dies.</summary>
+    public const string ParentVariable = "IMG_USERNS_PARENT";
+
     /// <summary>Set to <c>1</c> to never re-execute (unit tests).</summary>
     public const string DisableVariable = "IMG_NO_USERNS";
 
@@ -52,7 +55,7 @@ public static class UserNamespace
     /// <exception cref="UserNamespaceException">The machine cannot provide the namespace.</exception>
     public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken cancellationToken)
     {
-        if (!NeedsReexec) return null;
+        if (!NeedsReexec) return FollowParent() ? null : 128 + Libc.SIGINT;
         var command = BuildReexecCommand(program, args);
         await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
         if (command.Warning is not null) warnings?.WriteLine(command.Warning);
@@ -60,7 +63,22 @@ public static class UserNamespace
         var psi = new ProcessStartInfo(command.File) { UseShellExecute = false };
         foreach (var a in command.Args) psi.ArgumentList.Add(a);
         psi.Environment[InsideVariable] = "1";
-        using var child = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}");
+        psi.Environment[ParentVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // The child's parent-death signal fires when the thread that forked it ends, not the process;
+        // so the fork happens on a thread of its own that lives exactly as long as the child.
+        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var owner = new Thread(() =>
+        {
+            Process p;
+            try { p = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}"); }
+            catch (Exception e) { started.SetException(e); return; }
+            started.SetResult(p);
+            p.WaitForExit();
+            exited.SetResult();
+        }) { IsBackground = true, Name = "userns-child" };
+        owner.Start();
+        using var child = await started.Task.ConfigureAwait(false);
         // unshare execs the program without forking, so the child's pid is the program's pid.
         // The child cancels its work on SIGINT (killing a running container, unmounting, dropping the
         // active snapshot) and ends the default way on a second one, or on SIGTERM, which would leave
@@ -81,8 +99,23 @@ public static class UserNamespace
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         using var reg = cancellationToken.Register(() => SendUpTo(Math.Max(1, Volatile.Read(ref received))));
-        await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        await exited.Task.ConfigureAwait(false);
         return child.ExitCode;
+    }
+
+    /// <summary>
+    /// In the re-executed child: asks the kernel for SIGINT when the outer img dies (kill -9, OOM), so
+    /// the child cancels cleanly (container killed, mounts and active snapshot dropped) instead of
+    /// building on alone and holding the store's lock. False when the parent is already gone.
+    /// </summary>
+    private static bool FollowParent()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable)) ||
+            !int.TryParse(Environment.GetEnvironmentVariable(ParentVariable), NumberStyles.None, CultureInfo.InvariantCulture, out int parent))
+            return true;
+        // Set after unshare switched credentials: a credential change clears the setting.
+        _ = Libc.Prctl(Libc.PR_SET_PDEATHSIG, Libc.SIGINT, 0, 0, 0);
+        return Libc.Getppid() == parent;
     }
 
     /// <summary>
