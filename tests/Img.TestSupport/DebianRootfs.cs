@@ -27,8 +27,9 @@ public static class DebianRootfs
             if (File.Exists(TarballPath)) return TarballPath;
             if (!TestUser.RunningAsRoot)
                 throw new InvalidOperationException(
-                    $"{TarballPath} is missing and making it needs root (debootstrap): run the tests once as root, " +
-                    "or as root: bash tools/setup-machine.sh && dotnet test tests/Img.IntegrationTests --filter Debian");
+                    $"{TarballPath} is missing and making it needs root (debootstrap): as root, run " +
+                    "`bash tools/setup-machine.sh && dotnet test tests/Img.IntegrationTests --filter FullyQualifiedName~Debian` once; " +
+                    "later runs as any user reuse the tarball");
             await CreateAsync();
             return TarballPath;
         }
