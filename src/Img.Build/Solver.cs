@@ -112,7 +112,13 @@ internal sealed class Solver
             }
             catch (Exception e)
             {
-                step.Error(e is BuildFailedException bf ? bf.Message.Replace("failed to solve: ", "", StringComparison.Ordinal) : e.Message);
+                step.Error(e switch
+                {
+                    BuildFailedException bf => bf.Message.Replace("failed to solve: ", "", StringComparison.Ordinal),
+                    // Ctrl-C: BuildKit's words rather than "A task was canceled."
+                    OperationCanceledException => "context canceled",
+                    _ => e.Message,
+                });
                 throw;
             }
         }

@@ -59,6 +59,8 @@ public sealed class CancelBuildTests
             }
         }
         Assert.NotEqual(0, build.ExitCode);
+        build.WaitForExit();
+        Assert.Contains("ERROR: context canceled", Text(stderr));
         Assert.True(sent.Elapsed < TimeSpan.FromSeconds(10));
 
         // No process of that build survives: not the namespace child, not runc/crun, not the sleep.
