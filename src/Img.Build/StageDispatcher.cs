@@ -449,9 +449,12 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 {
                     foreach (var (_, matches) in contextSources)
                     {
-                        var include = (string rel) => !solver.Context.IsExcluded(rel) && excludes?.MatchesOrParentMatches(rel) != true;
-                        foreach (var rel in matches.Where(r => excludes?.MatchesOrParentMatches(r) != true))
+                        foreach (var rel in matches.Where(r => excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
+                        {
+                            var notExcluded = NotExcludedBelow(rel, excludes);
+                            var include = (string r) => !solver.Context.IsExcluded(r) && notExcluded(r);
                             await CopyOneAsync(rootfs, solver.Context.HostPath(rel), rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, true, ct).ConfigureAwait(false);
+                        }
                     }
                 }
                 else
@@ -462,12 +465,12 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                         {
                             var pattern = SourcePattern.Clean(src);
                             var matches = SourcePattern.HasWildcard(pattern) ? SourcePattern.Match(srcRoot, pattern) : [pattern];
-                            foreach (var rel in matches)
+                            foreach (var rel in matches.Where(r => excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
                             {
                                 var host = RootPath.Resolve(srcRoot, "/" + rel);
                                 if (Posix.TryLstat(host) is null)
                                     throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{rel}\": not found");
-                                var include = (string r) => excludes?.MatchesOrParentMatches(r) != true;
+                                var include = NotExcludedBelow(rel, excludes);
                                 await CopyOneAsync(rootfs, host, rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, false, ct).ConfigureAwait(false);
                             }
                         }
@@ -500,6 +503,14 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             foreach (var (_, file) in urls) File.Delete(file);
         }
     }
+
+    /// <summary>
+    /// --exclude patterns match paths relative to the source being copied (BuildKit: <c>ADD --exclude=*.mp3 dir3/ /3/</c>
+    /// leaves out dir3/file.mp3); <paramref name="source"/> is that source's path, a prefix of what the copier passes.
+    /// </summary>
+    private static Func<string, bool> NotExcludedBelow(string source, PatternMatcher? excludes) => excludes is null
+        ? _ => true
+        : r => !excludes.MatchesOrParentMatches(source.Length == 0 ? r : r.Length > source.Length ? r[(source.Length + 1)..] : "");
 
     private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string destPath, bool destIsDir, CopyRequest req, CopyOptions options, bool followTop, CancellationToken ct)
     {
