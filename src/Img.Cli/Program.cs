@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Img.Cli.Commands;
 using Img.Cli.Framework;
 
@@ -15,6 +16,14 @@ public static class Program
             e.Cancel = true;
             cts.Cancel();
         };
+        // SIGTERM (a CI runner stopping a job, kill) cancels the same way: RUN containers are
+        // killed and deleted, snapshots and temp files cleaned, before the process ends.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            if (cts.IsCancellationRequested) return;
+            ctx.Cancel = true;
+            cts.Cancel();
+        });
         var app = new CliApp(Commands());
         return await app.RunAsync(args, cts.Token).ConfigureAwait(false);
     }
