@@ -149,7 +149,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
         while (tree.Any(p => p.IsAlive()) && gone.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(100);
         var survivors = tree.Where(p => p.IsAlive()).ToList();
         foreach (var s in survivors) ProcTable.Kill(s.Pid, ProcTable.SIGKILL);
-        Assert.True(survivors.Count == 0, "still running 15 s after the outer img was killed: " + string.Join(", ", survivors));
+        Assert.True(survivors.Count == 0, "still running 15 s after the outer img was killed: " + string.Join(", ", survivors) + "\nimg's output:\n" + build.Stderr);
         output.WriteLine($"namespace child and its container gone {gone.ElapsedMilliseconds} ms after the outer img was killed");
         await StoreChecker.AssertConsistentAsync(img, tree);
         Assert.DoesNotContain("orphan:latest", (await img.RunAsync("ls")).Stdout);

@@ -50,6 +50,10 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             var img = new ImgCli(Path.Combine(mountPoint, "state"));
             await img.RunAsync("import", await BusyboxRootfs.TarballAsync(), "fullbase");
             var ctx = TestUser.CreateOwnedTempDir("full-ctx");
+            // A build that fits first, so the base's unpacked snapshot (kept for reuse) is there before.
+            await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"), "FROM fullbase\nRUN echo fits > /fits\n");
+            await CrashData.ChownAsync(ctx);
+            await img.RunAsync("build", "--no-console", "-t", "fits", ctx);
             long before = Used(mountPoint);
 
             var failed = await fill(img, ctx);
@@ -70,8 +74,8 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             Assert.Contains("docker.io/library/fullbase:latest", (await img.RunAsync("ls")).Stdout);
 
             // The store still works: something that fits goes in.
-            await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"), "FROM fullbase\nRUN echo fits > /fits\n");
-            await img.RunAsync("build", "--no-console", "-t", "fits", ctx);
+            await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"), "FROM fullbase\nRUN echo fits again > /fits\n");
+            await img.RunAsync("build", "--no-console", "-t", "fits2", ctx);
             await StoreChecker.AssertConsistentAsync(img, when: "after a build that fits");
         }
         finally

@@ -87,31 +87,6 @@ public sealed class SecretsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task SecretFromAnEnvironmentMountIsUsableAndAppearsNowhere()
-    {
-        string secret = "img-env-secret-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
-        var img = new ImgCli();
-        await img.RunAsync("import", await BusyboxRootfs.TarballAsync(), "secretbase");
-        var secretDir = TestUser.CreateOwnedTempDir("secret-src");
-        var secretFile = Path.Combine(secretDir, "s.txt");
-        await File.WriteAllTextAsync(secretFile, secret);
-        var ctx = TestUser.CreateOwnedTempDir("secret-ctx");
-        await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"),
-            "FROM secretbase\nRUN --mount=type=secret,id=s,env=S test -n \"$S\" && echo ${#S} > /env-length\n");
-        await CrashData.ChownAsync(secretDir);
-        await CrashData.ChownAsync(ctx);
-
-        var build = await img.TryAsync("--debug", "build", "--no-console", "--secret", $"id=s,src={secretFile}", "-t", "envsecret", ctx);
-        Assert.DoesNotContain(secret, build.Combined);
-        Assert.True(build.ExitCode == 0, "RUN --mount=type=secret,env= did not get the secret in its environment:\n" + build.Stderr);
-        var rootfs = Path.Combine(TestUser.CreateOwnedTempDir("secret-env-unpack"), "rootfs");
-        await img.RunAsync("unpack", "-o", rootfs, "envsecret");
-        Assert.Equal(secret.Length.ToString(), (await File.ReadAllTextAsync(Path.Combine(rootfs, "env-length"))).Trim());
-        foreach (var file in AllFiles(img.StateDir).Concat(AllFiles(rootfs)))
-            Assert.False(File.ReadAllText(file, Encoding.Latin1).Contains(secret, StringComparison.Ordinal), $"the secret is in {file}");
-    }
-
-    [Fact]
     public async Task RegistryPasswordNeverInOutput()
     {
         await using var registry = await RegistryServer.StartAsync(RegistryShape.Basic);

@@ -5,7 +5,7 @@ namespace Img.Runtime.Interop;
 /// <summary>The few system calls the sandbox needs that .NET does not wrap.</summary>
 internal static partial class Libc
 {
-    public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
+    public const int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
     public const int MNT_DETACH = 2;
     public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_REMOUNT = 32, MS_BIND = 4096, MS_REC = 16384;
 

@@ -103,18 +103,32 @@ public static class UserNamespace
         return child.ExitCode;
     }
 
+    private static PosixSignalRegistration? s_parentDeath;
+
     /// <summary>
-    /// In the re-executed child: asks the kernel for SIGINT when the outer img dies (kill -9, OOM), so
-    /// the child cancels cleanly (container killed, mounts and active snapshot dropped) instead of
-    /// building on alone and holding the store's lock. False when the parent is already gone.
+    /// In the re-executed child: asks the kernel for SIGHUP when the outer img dies (kill -9, OOM) and
+    /// turns the first one into one SIGINT, so the child cancels cleanly (container killed, mounts and
+    /// active snapshot dropped) instead of building on alone and holding the store's lock. False when
+    /// the parent is already gone.
     /// </summary>
     private static bool FollowParent()
     {
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable)) ||
             !int.TryParse(Environment.GetEnvironmentVariable(ParentVariable), NumberStyles.None, CultureInfo.InvariantCulture, out int parent))
             return true;
-        // Set after unshare switched credentials: a credential change clears the setting.
-        _ = Libc.Prctl(Libc.PR_SET_PDEATHSIG, Libc.SIGINT, 0, 0, 0);
+        if (s_parentDeath is null)
+        {
+            // The kernel repeats the signal as each thread of the dying parent exits, and a second
+            // SIGINT would end the child the default way, mid-cleanup: so SIGHUP, forwarded once.
+            int forwarded = 0;
+            s_parentDeath = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+            {
+                ctx.Cancel = true;
+                if (Interlocked.Exchange(ref forwarded, 1) == 0) _ = Libc.Kill(Environment.ProcessId, Libc.SIGINT);
+            });
+            // Set after unshare switched credentials: a credential change clears the setting.
+            _ = Libc.Prctl(Libc.PR_SET_PDEATHSIG, Libc.SIGHUP, 0, 0, 0);
+        }
         return Libc.Getppid() == parent;
     }
 
