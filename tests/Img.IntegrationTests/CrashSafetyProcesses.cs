@@ -10,6 +10,9 @@ public sealed record TrackedProcess(int Pid, long StartTime, string Comm)
 {
     public bool IsAlive() => ProcTable.Stat(Pid) is { } now && now.StartTime == StartTime && now.State is not ('Z' or 'X');
 
+    /// <summary>Dead and reaped: its pid no longer names it (a zombie still shows in /proc, where img looks).</summary>
+    public bool IsGone() => ProcTable.Stat(Pid) is not { } now || now.StartTime != StartTime;
+
     public override string ToString() => $"{Comm}[{Pid}]";
 }
 
@@ -114,7 +117,11 @@ public sealed class RunningImg : IDisposable
     public async Task<List<TrackedProcess>> KillTreeAsync()
     {
         var stopped = new Dictionary<int, TrackedProcess>();
-        if (Root is null || !Root.IsAlive()) return [];
+        if (Root is null || !Root.IsAlive())
+        {
+            await _process.WaitForExitAsync();
+            return [];
+        }
         ProcTable.Kill(Root.Pid, ProcTable.SIGSTOP);
         stopped[Root.Pid] = Root;
         for (int round = 0; round < 50; round++)
@@ -127,9 +134,10 @@ public sealed class RunningImg : IDisposable
         foreach (var p in stopped.Values)
             if (p.IsAlive()) ProcTable.Kill(p.Pid, ProcTable.SIGKILL);
         await _process.WaitForExitAsync();
-        // Wait for the rest to be gone (reaped by init once their parents died).
+        // Wait for the rest to be reaped (by init once their parents died): img tells a dead writer's
+        // temp files by its pid missing from /proc.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (stopped.Values.Any(p => p.IsAlive()) && DateTime.UtcNow < deadline) await Task.Delay(20);
+        while (stopped.Values.Any(p => !p.IsGone()) && DateTime.UtcNow < deadline) await Task.Delay(20);
         return stopped.Values.ToList();
     }
 

@@ -26,7 +26,12 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
         var img = new ImgCli();
         var loop = new CrashLoop("pull", output, img)
         {
-            Prepare = async _ => { if ((await img.RunAsync("ls")).Stdout.Contains(reference)) await img.RunAsync("rm", reference); },
+            // rm and prune, so that every pull downloads the blobs again.
+            Prepare = async _ =>
+            {
+                if ((await img.RunAsync("ls")).Stdout.Contains(reference)) await img.RunAsync("rm", reference);
+                await img.RunAsync("prune");
+            },
             Command = _ => ["pull", reference],
             Verify = async _ =>
             {
@@ -82,10 +87,14 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
             {
                 // Nothing half-written under the final name: an archive that is there is whole.
                 if (File.Exists(archive)) await LoadAndCheckAsync();
-                var leftovers = Directory.GetFiles(dir).Where(f => f != archive).ToList();
-                Assert.True(leftovers.Count == 0, "save left temp files beside the archive: " + string.Join(", ", leftovers));
             },
-            Verify = _ => LoadAndCheckAsync(),
+            Verify = async _ =>
+            {
+                await LoadAndCheckAsync();
+                // The next save to the same file removes what a killed one left beside it.
+                var leftovers = Directory.GetFiles(dir).Where(f => f != archive).ToList();
+                Assert.True(leftovers.Count == 0, "temp files of killed saves are left beside the archive: " + string.Join(", ", leftovers));
+            },
         };
         await loop.RunAsync();
 
@@ -146,7 +155,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
         await build.WaitAsync(TimeSpan.FromSeconds(10));
 
         var gone = Stopwatch.StartNew();
-        while (tree.Any(p => p.IsAlive()) && gone.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(100);
+        while (tree.Any(p => !p.IsGone()) && gone.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(100);
         var survivors = tree.Where(p => p.IsAlive()).ToList();
         foreach (var s in survivors) ProcTable.Kill(s.Pid, ProcTable.SIGKILL);
         Assert.True(survivors.Count == 0, "still running 15 s after the outer img was killed: " + string.Join(", ", survivors) + "\nimg's output:\n" + build.Stderr);
@@ -180,12 +189,17 @@ public sealed class CrashLoop(string operation, ITestOutputHelper output, ImgCli
     {
         var seed = Environment.TickCount;
         var random = new Random(seed);
-        // Iteration -1 has no kill: it measures the normal duration and proves the command works.
-        await Prepare(-1);
-        var sw = Stopwatch.StartNew();
-        await img.RunAsync(Command(-1));
-        var duration = sw.Elapsed;
-        await Verify(-1);
+        // Iteration -1 has no kill: it proves the command works and measures its normal duration
+        // (run twice, the second time warm, as the loop's runs are).
+        var duration = TimeSpan.Zero;
+        for (int warm = 0; warm < 2; warm++)
+        {
+            await Prepare(-1);
+            var sw = Stopwatch.StartNew();
+            await img.RunAsync(Command(-1));
+            duration = sw.Elapsed;
+            await Verify(-1);
+        }
 
         int killedWhileRunning = 0, finishedFirst = 0;
         var total = Stopwatch.StartNew();

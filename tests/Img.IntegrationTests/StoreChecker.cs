@@ -21,6 +21,7 @@ public static class StoreChecker
 
         foreach (var p in deadProcesses ?? [])
             if (p.IsAlive()) problems.Add($"process {p} of the killed command is still running");
+            else if (!p.IsGone()) problems.Add($"process {p} of the killed command is a zombie nobody reaps");
         var pgrep = await ProcessRunner.RunAsync("pgrep", ["-a", "-u", TestUser.Name, "-f", state]);
         if (pgrep.ExitCode == 0) problems.Add("processes of the test user still use the state dir: " + pgrep.Stdout.Trim());
 

@@ -16,8 +16,28 @@ internal sealed class AtomicFile : IAsyncDisposable
     {
         _destination = Path.GetFullPath(destination);
         if (Directory.Exists(_destination)) throw new IOException($"destination file is a directory: {destination}");
-        _temp = Path.Combine(Path.GetDirectoryName(_destination)!, $".{Path.GetFileName(_destination)}.tmp-{Environment.ProcessId}");
+        var dir = Path.GetDirectoryName(_destination)!;
+        var prefix = $".{Path.GetFileName(_destination)}.tmp-";
+        RemoveStale(dir, prefix);
+        _temp = Path.Combine(dir, prefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Stream = new FileStream(_temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+    }
+
+    /// <summary>
+    /// Deletes temp files of earlier writers of the same destination that no longer run: a process
+    /// killed with SIGKILL (or a power cut) never reaches its cleanup.
+    /// </summary>
+    private static void RemoveStale(string dir, string prefix)
+    {
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(dir, prefix + "*"))
+                if (int.TryParse(Path.GetFileName(file)[prefix.Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) &&
+                    pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+                    File.Delete(file);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     public async Task CommitAsync(CancellationToken ct)
