@@ -190,20 +190,21 @@ public sealed class CrashLoop(string operation, ITestOutputHelper output, ImgCli
         var seed = Environment.TickCount;
         var random = new Random(seed);
         // Iteration -1 has no kill: it proves the command works and measures its normal duration
-        // (run twice, the second time warm, as the loop's runs are).
-        var duration = TimeSpan.Zero;
-        for (int warm = 0; warm < 2; warm++)
+        // (the shortest of three runs: the first is cold, and an outlier would let most runs finish).
+        var duration = TimeSpan.MaxValue;
+        for (int warm = 0; warm < 3; warm++)
         {
             await Prepare(-1);
             var sw = Stopwatch.StartNew();
             await img.RunAsync(Command(-1));
-            duration = sw.Elapsed;
+            if (sw.Elapsed < duration) duration = sw.Elapsed;
             await Verify(-1);
         }
 
         int killedWhileRunning = 0, finishedFirst = 0;
         var total = Stopwatch.StartNew();
-        for (int i = 0; i < Kills; i++)
+        // Runs that finish before their kill do not count: go on until Kills kills hit a running command.
+        for (int i = 0; killedWhileRunning < Kills && i < 3 * Kills; i++)
         {
             await Prepare(i);
             var delay = TimeSpan.FromMilliseconds(random.NextDouble() * duration.TotalMilliseconds);
@@ -226,7 +227,7 @@ public sealed class CrashLoop(string operation, ITestOutputHelper output, ImgCli
         await StoreChecker.AssertConsistentAsync(img, null, $"at the end of the {operation} loop");
         output.WriteLine($"{operation}: {killedWhileRunning} kills survived, {finishedFirst} runs finished before the kill; " +
                          $"normal duration {duration.TotalMilliseconds:F0} ms, {MiB} MiB, loop {total.Elapsed.TotalSeconds:F1} s, seed {seed}");
-        Assert.True(killedWhileRunning >= Kills / 2, $"only {killedWhileRunning} of {Kills} kills hit a running {operation}");
+        Assert.True(killedWhileRunning >= Kills, $"only {killedWhileRunning} of {3 * Kills} kills hit a running {operation}");
     }
 }
 
