@@ -19,17 +19,46 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
 
     public bool Exists(string? key) => key is null || snapshotter.Stat(key) is not null;
 
-    /// <summary>Serialises work on one key within this process (parallel stages doing the same step).</summary>
+    /// <summary>
+    /// Serialises work on one key: within this process (parallel stages doing the same step) and across
+    /// img processes on the same state dir (two builds from one base unpack the same layer snapshot;
+    /// without it the second fails with "snapshot … already exists" when the first commits).
+    /// </summary>
     public async Task<IDisposable> LockAsync(string key, CancellationToken ct)
     {
         var sem = _locks.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
         await sem.WaitAsync(ct).ConfigureAwait(false);
-        return new Releaser(sem);
+        try
+        {
+            return new Releaser(sem, await LockFileAsync(key, ct).ConfigureAwait(false));
+        }
+        catch
+        {
+            sem.Release();
+            throw;
+        }
     }
 
-    private sealed class Releaser(SemaphoreSlim sem) : IDisposable
+    // .NET takes flock(LOCK_EX|LOCK_NB) for FileShare.None; the kernel drops it when a holder dies.
+    private async Task<FileStream> LockFileAsync(string key, CancellationToken ct)
     {
-        public void Dispose() => sem.Release();
+        var dir = Path.Combine(stateDir, "snapshot-locks");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, key.Replace('/', '-') + ".lock");
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (File.Exists(path)) { await Task.Delay(50, ct).ConfigureAwait(false); }
+        }
+    }
+
+    private sealed class Releaser(SemaphoreSlim sem, FileStream file) : IDisposable
+    {
+        public void Dispose()
+        {
+            file.Dispose();
+            sem.Release();
+        }
     }
 
     public string NewMountDir()

@@ -23,7 +23,8 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
             var ctx = TestUser.CreateOwnedTempDir($"conc-ctx{i}");
             await File.WriteAllTextAsync(Path.Combine(ctx, $"file{i}"), $"context {i}\n");
             await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"),
-                $"FROM concbase\nRUN dd if=/dev/urandom of=/rand{i} bs=65536 count={8 * (i + 1)} 2>/dev/null && echo {i} > /which\nCOPY file{i} /file{i}\n");
+                // The same first step in all three: one cache key that three processes build at once.
+                $"FROM concbase\nRUN echo common > /common\nRUN dd if=/dev/urandom of=/rand{i} bs=65536 count={8 * (i + 1)} 2>/dev/null && echo {i} > /which\nCOPY file{i} /file{i}\n");
             await CrashData.ChownAsync(ctx);
             contexts.Add(ctx);
         }
