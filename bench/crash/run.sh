@@ -16,6 +16,6 @@ status=0
 dotnet test tests/Img.IntegrationTests --nologo \
   --filter "FullyQualifiedName~CrashSafetyTests|FullyQualifiedName~ConcurrencyTests|FullyQualifiedName~DiskFullTests|FullyQualifiedName~SecretsTests" \
   --logger "console;verbosity=detailed" -- xUnit.ParallelizeTestCollections=false > "$log" 2>&1 || status=$?
-grep -E "kills survived|concurrent runs|prunes ran|tmpfs used|searched|checked for the password|namespace child and its container gone|^\s*(Passed|Failed) Img" "$log" | sed 's/^ *//' | sort -u
+grep -E "kills survived|left behind|concurrent runs|prunes ran|tmpfs used|searched|checked for the password|namespace child and its container gone|^\s*(Passed|Failed) Img" "$log" | sed 's/^ *//' | sort -u
 grep -E "^(Passed!|Failed!)|Total tests" "$log" || true
 exit $status

@@ -226,7 +226,8 @@ public sealed class CrashLoop(string operation, ITestOutputHelper output, ImgCli
         }
         await StoreChecker.AssertConsistentAsync(img, null, $"at the end of the {operation} loop");
         output.WriteLine($"{operation}: {killedWhileRunning} kills survived, {finishedFirst} runs finished before the kill; " +
-                         $"normal duration {duration.TotalMilliseconds:F0} ms, {MiB} MiB, loop {total.Elapsed.TotalSeconds:F1} s, seed {seed}");
+                         $"normal duration {duration.TotalMilliseconds:F0} ms, {MiB} MiB, loop {total.Elapsed.TotalSeconds:F1} s, seed {seed}; " +
+                         $"left behind: {StoreChecker.Leftovers(img.StateDir)}");
         Assert.True(killedWhileRunning >= Kills, $"only {killedWhileRunning} of {3 * Kills} kills hit a running {operation}");
     }
 }

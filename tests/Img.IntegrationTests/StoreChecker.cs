@@ -67,6 +67,21 @@ public static class StoreChecker
         Assert.True(problems.Count == 0, $"state dir {img.StateDir} is inconsistent{(when is null ? "" : " " + when)}:\n  " + string.Join("\n  ", problems));
     }
 
+    /// <summary>
+    /// What killed builds leave that nothing collects yet (not counted as inconsistency: images and
+    /// blobs are right, but the space stays used): active snapshots, OCI bundles, mount dirs, runtime states.
+    /// </summary>
+    public static string Leftovers(string state)
+    {
+        int active = 0;
+        var snapshots = Path.Combine(state, "snapshots");
+        if (Directory.Exists(snapshots))
+            foreach (var meta in Directory.EnumerateFiles(snapshots, "meta.json", SearchOption.AllDirectories))
+                if (File.ReadAllText(meta).Contains("\"Active\"", StringComparison.Ordinal)) active++;
+        int Count(string sub) => Directory.Exists(Path.Combine(state, sub)) ? Directory.GetFileSystemEntries(Path.Combine(state, sub)).Length : 0;
+        return $"{active} active snapshots, {Count("executor")} bundles in executor/, {Count("build-mounts")} dirs in build-mounts/, {Count(Path.Combine("runtime-root", "runc"))} runc states";
+    }
+
     /// <summary>(name, digest) of every row of <c>img ls</c> (tab-separated; the digest is the last column).</summary>
     public static List<(string Name, string Digest)> ParseLs(string stdout)
     {
