@@ -73,20 +73,6 @@ internal static class Exporters
         }
     }
 
-    /// <summary>Deletes temp files of earlier writers of the same destination that no longer run (killed with SIGKILL).</summary>
-    private static void RemoveStaleTemps(string dir, string prefix)
-    {
-        try
-        {
-            foreach (var file in Directory.EnumerateFiles(dir, prefix + "*"))
-                if (int.TryParse(Path.GetFileName(file)[prefix.Length..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) &&
-                    pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
-                    File.Delete(file);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
-
     /// <summary>Writes to standard output, or to a temporary file renamed over the destination only when complete.</summary>
     private static async Task WriteOutputAsync(BuildRequest request, Func<Stream, Task> write, CancellationToken ct)
     {
@@ -102,25 +88,11 @@ internal static class Exporters
         }
         var dest = request.Output.Destination!;
         if (Directory.Exists(dest)) throw new BuildFailedException("failed to solve: destination file is a directory");
-        var dir = Path.GetDirectoryName(dest)!;
-        Directory.CreateDirectory(dir);
-        var prefix = $".{Path.GetFileName(dest)}.tmp-";
-        RemoveStaleTemps(dir, prefix);
-        var temp = Path.Combine(dir, prefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        try
+        var file = new AtomicFile(dest);
+        await using (file.ConfigureAwait(false))
         {
-            var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            await using (fs.ConfigureAwait(false))
-            {
-                await write(fs).ConfigureAwait(false);
-                await fs.FlushAsync(ct).ConfigureAwait(false);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, dest, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
+            await write(file.Stream).ConfigureAwait(false);
+            await file.CommitAsync(ct).ConfigureAwait(false);
         }
     }
 }

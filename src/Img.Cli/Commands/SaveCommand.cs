@@ -1,5 +1,6 @@
 using Img.Archive.ImageArchive;
 using Img.Cli.Framework;
+using Img.Content;
 using Img.Oci;
 
 namespace Img.Cli.Commands;

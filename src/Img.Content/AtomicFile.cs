@@ -1,10 +1,11 @@
-namespace Img.Cli.Commands;
+namespace Img.Content;
 
 /// <summary>
 /// An output file written under a temporary name beside its destination and renamed into place
-/// on success: a failed command leaves no truncated file behind.
+/// on success: a failed command leaves no truncated file behind. Used by <c>save</c> and the
+/// build's file exporters.
 /// </summary>
-internal sealed class AtomicFile : IAsyncDisposable
+public sealed class AtomicFile : IAsyncDisposable
 {
     private readonly string _destination;
     private readonly string _temp;
@@ -17,6 +18,7 @@ internal sealed class AtomicFile : IAsyncDisposable
         _destination = Path.GetFullPath(destination);
         if (Directory.Exists(_destination)) throw new IOException($"destination file is a directory: {destination}");
         var dir = Path.GetDirectoryName(_destination)!;
+        Directory.CreateDirectory(dir);
         var prefix = $".{Path.GetFileName(_destination)}.tmp-";
         RemoveStale(dir, prefix);
         _temp = Path.Combine(dir, prefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -40,18 +42,19 @@ internal sealed class AtomicFile : IAsyncDisposable
         catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>Flushes to disk and renames the file into place.</summary>
     public async Task CommitAsync(CancellationToken ct)
     {
-        await Stream.FlushAsync(ct);
+        await Stream.FlushAsync(ct).ConfigureAwait(false);
         Stream.Flush(flushToDisk: true);
-        await Stream.DisposeAsync();
+        await Stream.DisposeAsync().ConfigureAwait(false);
         File.Move(_temp, _destination, overwrite: true);
         _committed = true;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Stream.DisposeAsync();
+        await Stream.DisposeAsync().ConfigureAwait(false);
         if (!_committed)
         {
             try { File.Delete(_temp); } catch (IOException) { }
