@@ -18,6 +18,9 @@ public static class Builder
     public static async Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, CancellationToken ct)
     {
         var sink = new ProgressSink(progress);
+        // Killed builds leave snapshots, bundles and mount dirs that only they would have removed.
+        await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
+        using var running = StaleWork.EnterBuild(request.StateDir);
         var store = LocalStore.Open(request.StateDir);
         try
         {

@@ -13,6 +13,8 @@ public sealed class PruneCommand : Command
     public override async Task<int> RunAsync(CommandContext context, ParsedArgs args, CancellationToken ct)
     {
         if (args.Positionals.Count > 0) throw new UsageException("no arguments expected");
+        // What killed builds left (active snapshots, bundles, runtime states, mount dirs) goes first.
+        await Build.StaleWork.ReclaimAsync(context.StateDir);
         using var store = context.OpenStore();
         var imageBlobs = await CacheTable.ImageBlobsAsync(store, ct);
         var removed = new List<(Content.CacheRecord, bool)>();

@@ -61,7 +61,8 @@ public sealed class OciRuntime
         var rootfs = Path.GetFullPath(spec.RootFs);
         if (!Directory.Exists(rootfs)) throw new DirectoryNotFoundException($"rootfs {rootfs} does not exist");
         var user = ExecUser.Resolve(rootfs, spec.User);
-        var id = "img-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        // The id names the bundle and the runtime state dir; the owner in it lets a later img tell a killed build's from a running one's.
+        var id = $"img-{ProcessOwner.Current}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
         var bundle = Path.Combine(_stateDir, "executor", id);
         Directory.CreateDirectory(bundle);
         Directory.CreateDirectory(RuntimeRoot);
@@ -100,6 +101,72 @@ public sealed class OciRuntime
             try { Directory.Delete(bundle, recursive: true); }
             catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// Removes bundles (<c>&lt;state&gt;/executor/</c>) and runtime states (<c>&lt;state&gt;/runtime-root/&lt;runtime&gt;/</c>) of
+    /// containers whose img process no longer runs: a state is deleted through its runtime first
+    /// (<c>--root &lt;dir&gt; delete -f</c>), mounts left under a bundle in this mount namespace are detached.
+    /// Returns how many entries went. Work of a running process is never touched.
+    /// </summary>
+    public static async Task<int> ReclaimStaleAsync(string stateDir)
+    {
+        stateDir = Path.GetFullPath(stateDir);
+        int removed = 0;
+        var runtimeRoots = Path.Combine(stateDir, "runtime-root");
+        if (Directory.Exists(runtimeRoots))
+            foreach (var root in Directory.EnumerateDirectories(runtimeRoots))
+            {
+                var binary = Img.Runtime.Namespaces.UserNamespace.FindBinary(Path.GetFileName(root));
+                foreach (var state in Directory.EnumerateDirectories(root))
+                {
+                    var id = Path.GetFileName(state);
+                    if (!IsStale(id)) continue;
+                    if (binary is not null) await DeleteContainerAsync(binary, root, id).ConfigureAwait(false);
+                    TryDeleteTree(state);
+                    removed++;
+                }
+            }
+        var executor = Path.Combine(stateDir, "executor");
+        if (Directory.Exists(executor))
+            foreach (var bundle in Directory.EnumerateDirectories(executor))
+            {
+                if (!IsStale(Path.GetFileName(bundle))) continue;
+                StaleMounts.DetachUnder(bundle);
+                TryDeleteTree(bundle);
+                removed++;
+            }
+        return removed;
+    }
+
+    // img-<owner>-<random>; an id without an owner comes from an img that recorded none and is reclaimed as well.
+    private static bool IsStale(string id)
+    {
+        if (!id.StartsWith("img-", StringComparison.Ordinal)) return false;
+        var body = id["img-".Length..];
+        var dash = body.LastIndexOf('-');
+        if (dash <= 0) return true;
+        return !(ProcessOwner.TryParse(body[..dash], out var owner) && owner.IsAlive());
+    }
+
+    private static async Task DeleteContainerAsync(string binary, string root, string id)
+    {
+        var psi = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--root", root, "delete", "-f", id }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi);
+        if (p is null) return;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().ConfigureAwait(false);
+        await Task.WhenAll(o, e).ConfigureAwait(false);
+    }
+
+    private static void TryDeleteTree(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static List<SpecNamespace> Namespaces(RunNetwork network)

@@ -34,6 +34,12 @@ public interface ISnapshotter
     /// <summary>Deletes a snapshot that no other snapshot uses as parent.</summary>
     Task RemoveAsync(string key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Removes active snapshots and views whose creating process no longer runs (a killed build's), and snapshot
+    /// directories the table does not name; returns how many directories went. Committed snapshots stay.
+    /// </summary>
+    int ReclaimStale();
+
     /// <summary>The snapshot's record, or null.</summary>
     SnapshotInfo? Stat(string key);
 

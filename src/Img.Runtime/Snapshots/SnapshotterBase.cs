@@ -38,7 +38,7 @@ public abstract class SnapshotterBase : ISnapshotter
             chain = Table.Chain(parent);
             var id = Table.NewId();
             Directory.CreateDirectory(Path.Combine(Table.DirOf(id), "fs"));
-            info = new SnapshotInfo(key, id, parent, kind, DateTimeOffset.UtcNow);
+            info = new SnapshotInfo(key, id, parent, kind, DateTimeOffset.UtcNow, ProcessOwner.Current.ToString());
             CreateLayout(info);
             Table.Put(info);
         }
@@ -69,7 +69,7 @@ public abstract class SnapshotterBase : ISnapshotter
             var info = Table.Get(key);
             if (info.Kind != SnapshotKind.Active) throw new InvalidOperationException($"snapshot {key} is not active and cannot be committed");
             if (Table.Find(name) is not null) throw new InvalidOperationException($"snapshot {name} already exists");
-            var committed = info with { Key = name, Kind = SnapshotKind.Committed };
+            var committed = info with { Key = name, Kind = SnapshotKind.Committed, Owner = null };
             Table.Put(committed);
             if (name != key) Table.DeleteKey(key);
             return Task.FromResult(committed);
@@ -89,6 +89,35 @@ public abstract class SnapshotterBase : ISnapshotter
             dir = Table.DirOf(info.Id);
         }
         return Task.Run(() => DeleteTree(dir), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public int ReclaimStale()
+    {
+        var doomed = new List<string>();
+        using (Table.Lock())
+        {
+            var live = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var info in Table.List())
+            {
+                if (info.Kind == SnapshotKind.Committed || (info.Owner is { } o && ProcessOwner.TryParse(o, out var owner) && owner.IsAlive()))
+                {
+                    live.Add(info.Id);
+                    continue;
+                }
+                Table.DeleteKey(info.Key);
+            }
+            // Under the table lock no directory is between NewId and Put, so anything not in the table
+            // (a snapshot whose key was dropped, a half-deleted .rm- directory) belongs to nobody.
+            foreach (var dir in Directory.EnumerateDirectories(Table.SnapshotsDir))
+                if (!live.Contains(Path.GetFileName(dir))) doomed.Add(dir);
+        }
+        foreach (var dir in doomed)
+        {
+            StaleMounts.DetachUnder(dir);
+            DeleteTree(dir);
+        }
+        return doomed.Count;
     }
 
     /// <inheritdoc/>
@@ -129,8 +158,9 @@ public abstract class SnapshotterBase : ISnapshotter
     {
         if (!Directory.Exists(dir)) return;
         // Rename first so a half-deleted snapshot never looks like a live one.
-        var doomed = Path.Combine(Path.GetDirectoryName(dir)!, ".rm-" + Path.GetFileName(dir));
-        Directory.Move(dir, doomed);
+        var name = Path.GetFileName(dir);
+        var doomed = name.StartsWith(".rm-", StringComparison.Ordinal) ? dir : Path.Combine(Path.GetDirectoryName(dir)!, ".rm-" + name);
+        if (doomed != dir) Directory.Move(dir, doomed);
         MakeWritable(new DirectoryInfo(doomed));
         Directory.Delete(doomed, recursive: true);
     }
