@@ -35,12 +35,12 @@ public sealed class CancelBuildTests
         build.BeginOutputReadLine();
 
         // Wait until the step's process runs: the step line is printed and a sleep descends from img.
-        List<ProcessId> tree = [];
+        List<TrackedProcess> tree = [];
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
         while (true)
         {
             Assert.False(build.HasExited, "img build ended before its RUN started:\n" + Text(stderr));
-            tree = Descendants(build.Id);
+            tree = ProcTable.Descendants(build.Id);
             if (Text(stderr).Contains("RUN mkdir /made && sleep $NAP", StringComparison.Ordinal) && tree.Any(p => p.Comm == "sleep")) break;
             Assert.True(DateTime.UtcNow < deadline, "the RUN step did not start within a minute:\n" + Text(stderr));
             await Task.Delay(100);
@@ -48,7 +48,7 @@ public sealed class CancelBuildTests
         Assert.Contains(tree, p => p.Comm is "runc" or "crun");
 
         var sent = Stopwatch.StartNew();
-        Assert.Equal(0, Kill(build.Id, 2));
+        Assert.Equal(0, ProcTable.Kill(build.Id, 2));
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
             try { await build.WaitForExitAsync(limit.Token); }
@@ -106,48 +106,4 @@ public sealed class CancelBuildTests
     {
         lock (sb) return sb.ToString();
     }
-
-    /// <summary>A process by pid and start time (pids are reused), with its command name.</summary>
-    private sealed record ProcessId(int Pid, long StartTime, string Comm)
-    {
-        public bool IsAlive() => Stat(Pid) is { } now && now.StartTime == StartTime && now.State != 'Z';
-
-        public override string ToString() => $"{Comm}[{Pid}]";
-    }
-
-    private static (int Parent, long StartTime, string Comm, char State)? Stat(int pid)
-    {
-        string text;
-        try { text = File.ReadAllText($"/proc/{pid}/stat"); }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-        // pid (comm) state ppid … starttime is field 22; comm may hold spaces and parentheses.
-        var close = text.LastIndexOf(')');
-        var comm = text[(text.IndexOf('(') + 1)..close];
-        var rest = text[(close + 2)..].Split(' ');
-        return (int.Parse(rest[1]), long.Parse(rest[19]), comm, rest[0][0]);
-    }
-
-    private static List<ProcessId> Descendants(int root)
-    {
-        var all = new Dictionary<int, (int Parent, long StartTime, string Comm, char State)>();
-        foreach (var d in Directory.EnumerateDirectories("/proc"))
-            if (int.TryParse(Path.GetFileName(d), out var pid) && Stat(pid) is { } s) all[pid] = s;
-        var result = new List<ProcessId>();
-        var frontier = new Queue<int>([root]);
-        while (frontier.Count > 0)
-        {
-            var parent = frontier.Dequeue();
-            foreach (var (pid, s) in all)
-            {
-                if (s.Parent != parent) continue;
-                result.Add(new ProcessId(pid, s.StartTime, s.Comm));
-                frontier.Enqueue(pid);
-            }
-        }
-        return result;
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }
