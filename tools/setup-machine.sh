@@ -21,6 +21,7 @@ packages=(
   buildah         # the build parity oracle
   debootstrap     # the Debian base image the apt tests build on
   ca-certificates util-linux procps git
+  zstd            # an independent decoder for zstd layers in the tests
   curl python3    # tools/demo.sh waits on its registry and picks a free port with them
 )
 missing=()

@@ -18,6 +18,8 @@ public sealed record StepOutcome
     public long Size { get; init; }
     /// <summary>Uncompressed tar digest.</summary>
     public string? DiffId { get; init; }
+    /// <summary>When the step first ran: its history entry's time, so a rebuild from cache yields the same image.</summary>
+    public DateTimeOffset? Created { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

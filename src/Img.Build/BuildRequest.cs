@@ -29,6 +29,12 @@ public sealed record BuildRequest
     /// <summary>The platform built for.</summary>
     public Platform Platform { get; init; } = Platform.Host;
 
+    /// <summary>
+    /// SOURCE_DATE_EPOCH (build-arg or environment): every history and config time is this, and files in new layers
+    /// are no newer than this, so the same Dockerfile and context give the same image digest anywhere.
+    /// </summary>
+    public DateTimeOffset? SourceDateEpoch { get; init; }
+
     /// <summary><c>--no-cache</c>: run every step again.</summary>
     public bool NoCache { get; init; }
 

@@ -69,7 +69,10 @@ public static class Builder
             var context = new BuildContext(request.ContextDir, ignore, stats);
             var backend = Snapshotters.Resolve(request.Backend, request.StateDir);
             var snapshotter = Snapshotters.Open(backend, request.StateDir);
-            var work = new SnapshotWork(snapshotter, store.Content, request.StateDir);
+            var work = new SnapshotWork(snapshotter, store.Content, request.StateDir)
+            {
+                LayerOptions = request.SourceDateEpoch is { } epoch ? new WriteOptions { ClampMtime = epoch.ToUnixTimeSeconds() } : null,
+            };
             var images = new BaseImages(store, work, backend, request.Platform, sink);
             var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
             var compression = CompressionOf(request.Output);
@@ -91,7 +94,7 @@ public static class Builder
                 config.Config.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
                 foreach (var (k, v) in request.Labels) config.Config.Labels[k] = v;
             }
-            var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, ct).ConfigureAwait(false);
+            var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, request.SourceDateEpoch, ct).ConfigureAwait(false);
             await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
             return result;
         }
@@ -117,10 +120,14 @@ public static class Builder
 /// <summary>Writes the final image config and manifest into the content store.</summary>
 public static class ImageWriter
 {
-    /// <summary>Stores <paramref name="config"/> (with its rootfs set from <paramref name="layers"/>) and a manifest; Docker schema2 media types unless <paramref name="oci"/>.</summary>
-    public static async Task<BuildResult> WriteAsync(ContentStore content, ImageConfig config, IReadOnlyList<LayerRef> layers, bool oci, CancellationToken ct)
+    /// <summary>
+    /// Stores <paramref name="config"/> (with its rootfs set from <paramref name="layers"/> and its times settled by
+    /// <see cref="ImageTimes.Settle"/>) and a manifest; Docker schema2 media types unless <paramref name="oci"/>.
+    /// </summary>
+    public static async Task<BuildResult> WriteAsync(ContentStore content, ImageConfig config, IReadOnlyList<LayerRef> layers, bool oci,
+        DateTimeOffset? sourceDateEpoch, CancellationToken ct)
     {
-        config.Created = DateTimeOffset.UtcNow;
+        config.Created = ImageTimes.Settle(config, sourceDateEpoch);
         config.RootFs = new RootFs { Type = "layers", DiffIds = layers.Select(l => l.DiffId).ToList() };
         var configBytes = OciJson.Serialize(config);
         var configDesc = await content.WriteBytesAsync(configBytes, oci ? MediaTypes.OciConfig : MediaTypes.DockerConfig, ct).ConfigureAwait(false);
@@ -134,5 +141,32 @@ public static class ImageWriter
         var manifestBytes = OciJson.Serialize(manifest);
         var manifestDesc = await content.WriteBytesAsync(manifestBytes, manifest.MediaType, ct).ConfigureAwait(false);
         return new BuildResult(manifestDesc, configDesc, config);
+    }
+}
+
+/// <summary>The image's times: reproducible, never the wall clock when something better is known.</summary>
+public static class ImageTimes
+{
+    /// <summary>
+    /// The config's <c>created</c>: SOURCE_DATE_EPOCH when set, else the newest history time (the last step that
+    /// changed the filesystem, kept in the cache so a rebuild from cache is the same image), else now. History entries
+    /// without a time (config steps on scratch before any file was written) take it too.
+    /// </summary>
+    public static DateTimeOffset Settle(ImageConfig config, DateTimeOffset? sourceDateEpoch)
+    {
+        var history = config.History ?? [];
+        var created = sourceDateEpoch ?? Newest(history) ?? DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        foreach (var h in history) h.Created ??= created;
+        return created;
+    }
+
+    private static DateTimeOffset? Newest(List<History> history)
+    {
+        DateTimeOffset? newest = null;
+        foreach (var h in history)
+        {
+            if (h.Created is { } t && (newest is null || t > newest)) newest = t;
+        }
+        return newest;
     }
 }

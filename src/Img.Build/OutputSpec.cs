@@ -27,7 +27,9 @@ public sealed class OutputSpec
     public string? Name => Attrs.TryGetValue("name", out var n) && n.Length > 0 ? n : null;
 
     /// <summary>Whether layers and manifests use OCI media types (<c>oci-mediatypes=true</c>, and always for <c>type=oci</c>).</summary>
-    public bool OciMediaTypes => Type == "oci" || (Attrs.TryGetValue("oci-mediatypes", out var v) && bool.TryParse(v, out var b) && b);
+    // zstd layers have no Docker media type: like BuildKit, compression=zstd implies OCI media types.
+    public bool OciMediaTypes => Type == "oci" || (Attrs.TryGetValue("compression", out var c) && c == "zstd")
+        || (Attrs.TryGetValue("oci-mediatypes", out var v) && bool.TryParse(v, out var b) && b);
 
     /// <summary>The image exporter used when no <c>-o</c> is given.</summary>
     public static OutputSpec DefaultImage { get; } = new("image", new Dictionary<string, string>(), null, false);

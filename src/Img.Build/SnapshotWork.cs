@@ -17,6 +17,9 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
 
     public ISnapshotter Snapshotter => snapshotter;
 
+    /// <summary>How new layers are written (SOURCE_DATE_EPOCH clamps their file times).</summary>
+    public WriteOptions? LayerOptions { get; init; }
+
     public bool Exists(string? key) => key is null || snapshotter.Stat(key) is not null;
 
     /// <summary>
@@ -127,7 +130,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
                 // On the copy EXDEV is not the snapshot's doing: the step failed.
                 try { await mutate(copy).ConfigureAwait(false); }
                 catch (LowerRenameFailedException e) { throw new BuildFailedException(e.Message, e); }
-                var layer = await WriteLayerAsync((writer, c) => LayerWriter.WriteTreeDiffAsync(lower, copy, writer, compression, null, c), ct).ConfigureAwait(false);
+                var layer = await WriteLayerAsync((writer, c) => LayerWriter.WriteTreeDiffAsync(lower, copy, writer, compression, LayerOptions, c), ct).ConfigureAwait(false);
                 var active = NewActiveKey();
                 await snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
                 try
@@ -219,9 +222,9 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         WriteLayerAsync((writer, c) =>
         {
             var upper = snapshotter.UpperDir(active);
-            if (upper is not null) return LayerWriter.WriteOverlayUpperAsync(upper, writer, compression, null, c);
-            if (parent is null) return LayerWriter.WriteTreeAsync(snapshotter.FsDir(active), writer, compression, null, c);
-            return LayerWriter.WriteTreeDiffAsync(snapshotter.FsDir(parent), snapshotter.FsDir(active), writer, compression, null, c);
+            if (upper is not null) return LayerWriter.WriteOverlayUpperAsync(upper, writer, compression, LayerOptions, c);
+            if (parent is null) return LayerWriter.WriteTreeAsync(snapshotter.FsDir(active), writer, compression, LayerOptions, c);
+            return LayerWriter.WriteTreeDiffAsync(snapshotter.FsDir(parent), snapshotter.FsDir(active), writer, compression, LayerOptions, c);
         }, ct);
 
     private async Task<LayerRef?> WriteLayerAsync(Func<Stream, CancellationToken, Task<LayerWriteResult>> write, CancellationToken ct)

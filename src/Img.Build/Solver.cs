@@ -61,7 +61,7 @@ internal sealed class Solver
     public async Task<StageState> LayerStepAsync(StageState state, string name, string description, IEnumerable<string> keyParts,
         Func<string, StepReporter, Task> mutate, CancellationToken ct)
     {
-        var key = BuildCache.Key([Backend, state.Key, .. keyParts]);
+        var key = BuildCache.Key([Backend, state.Key, .. keyParts, .. LayerFormatKeyParts()]);
         var snapshotName = "build/" + key;
         using (await Snapshots.LockAsync(key, ct).ConfigureAwait(false))
         {
@@ -72,7 +72,7 @@ internal sealed class Solver
             {
                 Store.Metadata.TouchCacheRecord(key);
                 step.Cached();
-                return state.With(key, recorded, ToLayer(cached));
+                return state.With(key, recorded, ToLayer(cached), Request.SourceDateEpoch ?? cached.Created ?? TruncateToSeconds(hit.CreatedAt));
             }
             try
             {
@@ -89,8 +89,10 @@ internal sealed class Solver
                     }
                 }
                 var layer = await Snapshots.CommitChangeAsync(state.Snapshot, snapshotName, Compression, dir => mutate(dir, step), ct).ConfigureAwait(false);
+                var created = Request.SourceDateEpoch ?? TruncateToSeconds(DateTimeOffset.UtcNow);
                 var outcome = new StepOutcome
                 {
+                    Created = created,
                     Layer = layer?.Blob.Digest.ToString(),
                     MediaType = layer?.Blob.MediaType,
                     Size = layer?.Blob.Size ?? 0,
@@ -108,7 +110,7 @@ internal sealed class Solver
                     Blobs = layer is null ? [] : [layer.Blob.Digest],
                 });
                 step.Done();
-                return state.With(key, snapshotName, layer);
+                return state.With(key, snapshotName, layer, created);
             }
             catch (Exception e)
             {
@@ -122,6 +124,16 @@ internal sealed class Solver
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// What changes a step's layer blob besides its inputs: SOURCE_DATE_EPOCH (clamped file times) and a compression
+    /// other than gzip. Nothing for the defaults, so their keys stay as they were.
+    /// </summary>
+    private IEnumerable<string> LayerFormatKeyParts()
+    {
+        if (Request.SourceDateEpoch is { } epoch) yield return "source-date-epoch=" + epoch.ToUnixTimeSeconds();
+        if (Compression != Compression.Gzip) yield return "compression=" + Compression;
     }
 
     /// <summary>The snapshot a record of this backend points at (after --no-cache it may not be "build/&lt;key&gt;").</summary>
@@ -143,6 +155,9 @@ internal sealed class Solver
             Blobs = old?.Blobs ?? [],
         });
     }
+
+    // Whole seconds: the cache record's own time column keeps milliseconds, the exported history should not differ by them.
+    private static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => DateTimeOffset.FromUnixTimeSeconds(t.ToUnixTimeSeconds());
 
     private static LayerRef? ToLayer(StepOutcome o) =>
         o.Layer is null ? null : new LayerRef(new Descriptor(o.MediaType ?? MediaTypes.DockerLayerGzip, Digest.Parse(o.Layer), o.Size), Digest.Parse(o.DiffId!));

@@ -57,7 +57,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         if (stage.BaseStageIndex is int b)
         {
             var parent = await solver.StageAsync(b, ct).ConfigureAwait(false);
-            return new StageState { Key = parent.Key, Snapshot = parent.Snapshot, Layers = [.. parent.Layers], Config = StageState.Clone(parent.Config) };
+            return new StageState { Key = parent.Key, Snapshot = parent.Snapshot, Layers = [.. parent.Layers], Config = StageState.Clone(parent.Config), Created = parent.Created };
         }
         if (stage.IsScratch)
         {
@@ -78,7 +78,11 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         from.Done();
         var config = StageState.Clone(image.Config);
         config.History ??= [];
-        return new StageState { Key = BuildCache.Key("image", image.Manifest.Digest.ToString()), Snapshot = image.Snapshot, Layers = [.. image.Layers], Config = config };
+        return new StageState
+        {
+            Key = BuildCache.Key("image", image.Manifest.Digest.ToString()), Snapshot = image.Snapshot, Layers = [.. image.Layers], Config = config,
+            Created = image.Config.Created,
+        };
     }
 
     private string StepName(Instruction raw) => $"[{DisplayName} {++_position}/{_total}] {raw.Location.Original.Trim()}";
@@ -86,7 +90,10 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
     private void History(string createdBy, bool emptyLayer)
     {
         Config.History ??= [];
-        Config.History.Add(new History { Created = DateTimeOffset.UtcNow, CreatedBy = createdBy, Comment = HistoryComment, EmptyLayer = emptyLayer });
+        // The time of the filesystem this step sees, not the wall clock: a build answered from cache is the same image.
+        // Null (scratch, nothing written yet) is filled in when the image is written.
+        var created = solver.Request.SourceDateEpoch ?? _state.Created;
+        Config.History.Add(new History { Created = created, CreatedBy = createdBy, Comment = HistoryComment, EmptyLayer = emptyLayer });
     }
 
     private void LayerHistory(string createdBy, int layersBefore) => History(createdBy, _state.Layers.Count == layersBefore);

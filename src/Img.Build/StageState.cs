@@ -13,12 +13,19 @@ internal sealed class StageState
     public required List<LayerRef> Layers { get; init; }
     public required ImageConfig Config { get; init; }
 
-    public StageState With(string key, string? snapshot, LayerRef? layer) => new()
+    /// <summary>
+    /// When the filesystem last changed: the time the latest step first ran (kept in its cache record), or the base
+    /// image's creation time. History entries take it, so a build answered from cache reproduces the same image.
+    /// </summary>
+    public DateTimeOffset? Created { get; init; }
+
+    public StageState With(string key, string? snapshot, LayerRef? layer, DateTimeOffset? created) => new()
     {
         Key = key,
         Snapshot = snapshot,
         Layers = layer is null ? Layers : [.. Layers, layer],
         Config = Config,
+        Created = created,
     };
 
     public static ImageConfig Clone(ImageConfig config) => OciJson.Deserialize<ImageConfig>(OciJson.Serialize(config));

@@ -40,6 +40,7 @@ public sealed class BuildCommand : Command
         }
         catch (ArgumentException e) { throw new CommandException(e.Message); }
         var platform = ParsePlatform(args.List("platform"));
+        var sourceDateEpoch = SourceDateEpoch(buildArgs);
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
         if (reexec is int code) return code;
@@ -67,6 +68,7 @@ public sealed class BuildCommand : Command
                 Target = args.String("target") is { Length: > 0 } t ? t : null,
                 Platform = platform,
                 NoCache = args.Bool("no-cache"),
+                SourceDateEpoch = sourceDateEpoch,
                 Secrets = secrets,
                 SshSockets = ssh,
                 Output = output ?? OutputSpec.DefaultImage,
@@ -124,6 +126,26 @@ public sealed class BuildCommand : Command
             map[v[..eq]] = v[(eq + 1)..];
         }
         return map;
+    }
+
+    /// <summary>
+    /// SOURCE_DATE_EPOCH from <c>--build-arg</c>, else from the environment (then also passed on as a build-arg, so
+    /// an <c>ARG SOURCE_DATE_EPOCH</c> sees it, as buildx does).
+    /// </summary>
+    private static DateTimeOffset? SourceDateEpoch(Dictionary<string, string> buildArgs)
+    {
+        const string Name = "SOURCE_DATE_EPOCH";
+        if (!buildArgs.TryGetValue(Name, out var value))
+        {
+            value = Environment.GetEnvironmentVariable(Name);
+            if (string.IsNullOrEmpty(value)) return null;
+            buildArgs[Name] = value;
+        }
+        if (value.Length == 0) return null;
+        if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            || seconds > 253402300799)
+            throw new CommandException($"invalid SOURCE_DATE_EPOCH: {value}: want whole seconds since 1970-01-01 UTC");
+        return DateTimeOffset.FromUnixTimeSeconds(seconds);
     }
 
     private static Platform ParsePlatform(IReadOnlyList<string> values)
