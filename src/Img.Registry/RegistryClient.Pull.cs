@@ -86,6 +86,7 @@ public sealed partial class RegistryClient
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var lowSpeed = new LowSpeedLimit(Options);
         long lastReport = 0;
         try
         {
@@ -98,6 +99,7 @@ public sealed partial class RegistryClient
                 if (writer.Written + n > blob.Size)
                     throw new RegistryException($"blob {blob.Digest} is larger than the {blob.Size} bytes its descriptor declares", errorCode: "SIZE_INVALID");
                 await writer.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                if (lowSpeed.Add(n) is { } slow) return slow;
                 if (progress is not null && writer.Written - lastReport >= (1 << 20))
                 {
                     lastReport = writer.Written;

@@ -71,7 +71,9 @@ public sealed partial class RegistryClient
             await ThrowManifestErrorAsync(response, reference, transport, "pull", ct).ConfigureAwait(false);
         if (response.Content.Headers.ContentLength > MaxManifestSize)
             throw new RegistryException($"{reference}: manifest larger than {MaxManifestSize} bytes");
-        var bytes = await RegistryErrors.ReadLimitedAsync(response.Content, MaxManifestSize, ct).ConfigureAwait(false);
+        byte[] bytes;
+        try { bytes = await RegistryErrors.ReadLimitedAsync(response.Content, MaxManifestSize, ct, Options).ConfigureAwait(false); }
+        catch (RegistryException read) { throw new RegistryException($"{reference}: manifest: {read.Message}", inner: read); }
         var digest = Digest.Compute(bytes);
         if (expected is { } e && e != digest)
             throw new RegistryException($"{reference}: manifest digest mismatch: expected {e}, got {digest}", errorCode: "DIGEST_INVALID");

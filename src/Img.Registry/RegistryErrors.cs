@@ -31,18 +31,31 @@ internal static class RegistryErrors
         return (null, body.Length is > 0 and < 300 && !body.StartsWith('<') ? $"{status}: {body}" : status);
     }
 
-    public static async Task<byte[]> ReadLimitedAsync(HttpContent content, int limit, CancellationToken ct)
+    /// <summary>
+    /// Reads a small body whole: at most <paramref name="limit"/> bytes and, with <paramref name="options"/>, no slower
+    /// than its low-speed rule and never stalled longer than its idle timeout (an endless or dripping body fails).
+    /// </summary>
+    public static async Task<byte[]> ReadLimitedAsync(HttpContent content, int limit, CancellationToken ct, RegistryOptions? options = null)
     {
         await using var s = await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
-        int n;
-        while ((n = await s.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
+        var lowSpeed = options is null ? null : new LowSpeedLimit(options);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        while (true)
         {
+            if (options is not null) idle.CancelAfter(options.ReadIdleTimeout);
+            int n;
+            try { n = await s.ReadAsync(chunk, idle.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                throw new RegistryException($"response body stalled: no data for {options!.ReadIdleTimeout.TotalSeconds:0.#}s", inner: e);
+            }
+            if (n == 0) return buffer.ToArray();
             if (buffer.Length + n > limit) throw new RegistryException($"response larger than {limit} bytes");
             buffer.Write(chunk, 0, n);
+            if (lowSpeed?.Add(n) is { } slow) throw new RegistryException("response body " + slow);
         }
-        return buffer.ToArray();
     }
 
     /// <summary>A network failure reaching <paramref name="hostPort"/>, explained.</summary>

@@ -35,6 +35,12 @@ public sealed record RegistryOptions
     /// <summary>How long a body may stall between two reads before the transfer counts as dropped.</summary>
     public TimeSpan ReadIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>With <see cref="LowSpeedWindow"/>: a body slower than this on average over the window is a failed transfer.</summary>
+    public int LowSpeedBytesPerSecond { get; init; } = 1024;
+
+    /// <summary>How long a body may stay below <see cref="LowSpeedBytesPerSecond"/> (a slow drip never trips the idle timeout).</summary>
+    public TimeSpan LowSpeedWindow { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Attempts for one request or one blob transfer (the first try included).</summary>
     public int MaxAttempts { get; init; } = 4;
 
