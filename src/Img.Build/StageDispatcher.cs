@@ -209,6 +209,15 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         LayerHistory("WORKDIR " + path, before);
     }
 
+    private static string ReadSecret(string id, string file)
+    {
+        try { return File.ReadAllText(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BuildFailedException($"failed to solve: secret {id}: cannot read its file: {e.GetType().Name}");
+        }
+    }
+
     internal static string CleanAbs(string path) => "/" + SourcePattern.Clean(path);
 
     // ---- RUN --------------------------------------------------------------------------------------
@@ -228,6 +237,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         };
         var binds = new List<(DfMount Mount, string? Snapshot, string HostSource)>();
         var mounts = new List<Img.Runtime.Oci.RunMount>();
+        var secretEnv = new List<string>();
         foreach (var m in run.Mounts)
         {
             var target = m.Target is { Length: > 0 } t ? (t.StartsWith('/') ? t : CleanAbs(cwd + "/" + t)) : null;
@@ -271,14 +281,18 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                     break;
                 case DfMountType.Secret:
                     {
-                        var id = m.Id is { Length: > 0 } i ? i : Path.GetFileName(target ?? "");
+                        var id = m.Id is { Length: > 0 } i ? i : target is not null ? Path.GetFileName(target) : m.Env ?? "";
                         if (!solver.Request.Secrets.TryGetValue(id, out var file))
                         {
                             if (m.Required) throw new BuildFailedException($"failed to solve: secret {id}: not found");
                             break;
                         }
-                        keyParts.Add($"secret {id} {target}");
-                        mounts.Add(new SecretMount(id, file, target, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b100_000_000)));
+                        // The key names the secret, never its value: a changed secret does not rebuild, as in BuildKit.
+                        keyParts.Add($"secret {id} {target} {m.Env}");
+                        // env= puts the value in the process environment only; a file is mounted too when a target is named.
+                        if (m.Env is { Length: > 0 } name) secretEnv.Add(name + "=" + ReadSecret(id, file));
+                        if (m.Env is null || target is not null)
+                            mounts.Add(new SecretMount(id, file, target, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b100_000_000)));
                         break;
                     }
                 case DfMountType.Ssh:
@@ -301,7 +315,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         {
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
-                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, Cwd = cwd, User = user, Mounts = all, Network = network };
+                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = [.. env, .. secretEnv], Cwd = cwd, User = user, Mounts = all, Network = network };
                 var crossDevice = false;
                 using var output = new LineStream(line =>
                 {

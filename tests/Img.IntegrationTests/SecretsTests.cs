@@ -28,7 +28,11 @@ public sealed class SecretsTests(ITestOutputHelper output)
         await File.WriteAllTextAsync(Path.Combine(ctx, "Dockerfile"),
             "FROM secretbase\n" +
             "RUN --mount=type=secret,id=s cat /run/secrets/s > /dev/null && wc -c < /run/secrets/s > /secret-length\n" +
-            "RUN --mount=type=secret,id=s,target=/etc/app-secret,required=true test -s /etc/app-secret && echo used > /used\n");
+            "RUN --mount=type=secret,id=s,target=/etc/app-secret,required=true test -s /etc/app-secret && echo used > /used\n" +
+            // env= only: the value is in the environment and no file is mounted.
+            "RUN --mount=type=secret,id=s,env=APP_TOKEN printf '%s' \"$APP_TOKEN\" | wc -c > /env-length && { test -e /run/secrets/s && echo mounted || echo absent; } > /env-file\n" +
+            // env= and a target: both.
+            "RUN --mount=type=secret,id=s,env=APP_TOKEN,target=/etc/both test \"$(cat /etc/both)\" = \"$APP_TOKEN\" && echo same > /both\n");
         await CrashData.ChownAsync(secretDir);
         await CrashData.ChownAsync(ctx);
 
@@ -40,6 +44,9 @@ public sealed class SecretsTests(ITestOutputHelper output)
         await img.RunAsync("unpack", "-o", rootfs, "secretive");
         Assert.Equal(secret.Length.ToString(), (await File.ReadAllTextAsync(Path.Combine(rootfs, "secret-length"))).Trim());
         Assert.Equal("used\n", await File.ReadAllTextAsync(Path.Combine(rootfs, "used")));
+        Assert.Equal(secret.Length.ToString(), (await File.ReadAllTextAsync(Path.Combine(rootfs, "env-length"))).Trim());
+        Assert.Equal("absent\n", await File.ReadAllTextAsync(Path.Combine(rootfs, "env-file")));
+        Assert.Equal("same\n", await File.ReadAllTextAsync(Path.Combine(rootfs, "both")));
 
         var found = new List<string>();
         var needle = Encoding.UTF8.GetBytes(secret);
