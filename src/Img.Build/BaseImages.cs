@@ -20,16 +20,25 @@ internal sealed record BaseImage(Reference Reference, Descriptor Manifest, Image
 /// <summary>
 /// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), else it is
 /// pulled through the registry client; its layers are applied into snapshots named by chain ID so later builds reuse them.
+/// A stored index that lists the platform but does not hold its manifest (a pull of another platform) has it fetched;
+/// a stored image without the platform at all is an error.
 /// </summary>
-internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform platform, ProgressSink progress)
+internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform defaultPlatform, ProgressSink progress)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
     private RegistryClient? _registry;
 
-    public Task<BaseImage> GetAsync(string name, CancellationToken ct) =>
-        _images.GetOrAdd(name, n => new Lazy<Task<BaseImage>>(() => LoadAsync(n, ct))).Value;
+    /// <summary>The image for the build's platform.</summary>
+    public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
 
-    private async Task<BaseImage> LoadAsync(string name, CancellationToken ct)
+    /// <summary>The image for <paramref name="wanted"/> (<c>FROM --platform</c>), or the build's platform when null.</summary>
+    public Task<BaseImage> GetAsync(string name, Platform? wanted, CancellationToken ct)
+    {
+        var p = wanted ?? defaultPlatform;
+        return _images.GetOrAdd(name + "\0" + p, _ => new Lazy<Task<BaseImage>>(() => LoadAsync(name, p, ct))).Value;
+    }
+
+    private async Task<BaseImage> LoadAsync(string name, Platform platform, CancellationToken ct)
     {
         if (!Reference.TryParse(name, out var reference, out var error))
             throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
@@ -39,20 +48,14 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         if (record is not null)
         {
             target = record.Target;
+            // A pulled index holds the manifests of the platforms pulled so far: fetch this one from where it came.
+            if (await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false) is null
+                && await ListsPlatformAsync(target, platform, ct).ConfigureAwait(false))
+                target = await PullAsync(reference.WithDigest(target.Digest), platform, step, ct).ConfigureAwait(false);
         }
         else
         {
-            try
-            {
-                _registry ??= new RegistryClient(RegistryOptions.FromEnvironment());
-                var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
-                target = pulled.Target;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                step.Error(e.Message);
-                throw new BuildFailedException($"failed to solve: {reference}: {e.Message}", e);
-            }
+            target = await PullAsync(reference, platform, step, ct).ConfigureAwait(false);
         }
         var manifestDesc = await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false);
         if (manifestDesc is null)
@@ -92,6 +95,29 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             parent = name2;
         }
         return new BaseImage(reference, manifestDesc, config, parent, layers);
+    }
+
+    private async Task<Descriptor> PullAsync(Reference reference, Platform platform, StepReporter step, CancellationToken ct)
+    {
+        try
+        {
+            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment());
+            var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
+            return pulled.Target;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            step.Error(e.Message);
+            throw new BuildFailedException($"failed to solve: {reference}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether <paramref name="target"/> is an index with an entry for <paramref name="platform"/> (stored or not).</summary>
+    private async Task<bool> ListsPlatformAsync(Descriptor target, Platform platform, CancellationToken ct)
+    {
+        if (!MediaTypes.IsIndex(target.MediaType)) return false;
+        var children = await ContentWalker.ChildrenAsync(store.Content, target, ct).ConfigureAwait(false);
+        return children.Any(c => platform.Matches(c.Platform) && !store.Content.Exists(c.Digest));
     }
 
     private async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)

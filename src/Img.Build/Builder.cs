@@ -15,7 +15,11 @@ public static class Builder
     /// Builds <paramref name="request"/> and exports the result. Call inside the user namespace (snapshots are mounted).
     /// </summary>
     /// <exception cref="BuildFailedException">The Dockerfile, a step or the export failed; the message says why.</exception>
-    public static async Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, CancellationToken ct)
+    public static Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, CancellationToken ct) =>
+        BuildAsync(request, progress, null, ct);
+
+    /// <summary>As above; when <paramref name="solved"/> is set it gets the result instead of the exporter (one platform of several).</summary>
+    internal static async Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, Func<SolvedPlatform, Task>? solved, CancellationToken ct)
     {
         var sink = new ProgressSink(progress);
         // Killed builds leave snapshots, bundles and mount dirs that only they would have removed.
@@ -95,7 +99,8 @@ public static class Builder
                 foreach (var (k, v) in request.Labels) config.Config.Labels[k] = v;
             }
             var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, request.SourceDateEpoch, ct).ConfigureAwait(false);
-            await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
+            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend)).ConfigureAwait(false);
+            else await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
             return result;
         }
         finally

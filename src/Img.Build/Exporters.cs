@@ -74,7 +74,7 @@ internal static class Exporters
     }
 
     /// <summary>Writes to standard output, or to a temporary file renamed over the destination only when complete.</summary>
-    private static async Task WriteOutputAsync(BuildRequest request, Func<Stream, Task> write, CancellationToken ct)
+    internal static async Task WriteOutputAsync(BuildRequest request, Func<Stream, Task> write, CancellationToken ct)
     {
         if (request.Output.ToStdout)
         {

@@ -4,6 +4,7 @@ using System.Text;
 using Img.Archive.Layers;
 using Img.Dockerfile;
 using Img.Oci;
+using Img.Runtime.Emulation;
 using Img.Runtime.Oci;
 using DfMount = Img.Dockerfile.RunMount;
 using DfMountType = Img.Dockerfile.MountType;
@@ -53,7 +54,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
 
     private async Task<StageState> BaseAsync(CancellationToken ct)
     {
-        var platform = solver.Request.Platform;
+        var platform = StagePlatform();
         if (stage.BaseStageIndex is int b)
         {
             var parent = await solver.StageAsync(b, ct).ConfigureAwait(false);
@@ -73,7 +74,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 },
             };
         }
-        var image = await solver.Images.GetAsync(stage.BaseName, ct).ConfigureAwait(false);
+        var image = await solver.Images.GetAsync(stage.BaseName, platform, ct).ConfigureAwait(false);
         var from = solver.Progress.Start($"[{DisplayName} 1/{_total}] FROM {image.Reference}");
         from.Done();
         var config = StageState.Clone(image.Config);
@@ -84,6 +85,20 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             Created = image.Config.Created,
         };
     }
+
+    /// <summary>The platform a stage starts from: its <c>FROM --platform</c>, else the one being built.</summary>
+    private Platform StagePlatform()
+    {
+        if (stage.Platform is not { Length: > 0 } p) return solver.Request.Platform;
+        try { return Platform.Parse(p); }
+        catch (FormatException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
+    }
+
+    /// <summary>The platform of the stage's files, which RUN executes: its config's (the base image's), else the stage's.</summary>
+    private Platform RunPlatform() =>
+        Config.Architecture.Length > 0
+            ? Platform.Normalize(new Platform { OS = Config.OS.Length > 0 ? Config.OS : "linux", Architecture = Config.Architecture, Variant = Config.Variant })
+            : StagePlatform();
 
     private string StepName(Instruction raw) => $"[{DisplayName} {++_position}/{_total}] {raw.Location.Original.Trim()}";
 
@@ -229,6 +244,9 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var user = Config.Config.User;
         var cwd = Config.Config.WorkingDir is { Length: > 0 } w ? w : "/";
         var keyParts = new List<string> { "RUN", string.Join('\0', argv), string.Join('\0', env), user ?? "", cwd, run.Network ?? "" };
+        // The same files run on another architecture are another step (FROM scratch shares one key across platforms).
+        var runPlatform = RunPlatform();
+        if (!runPlatform.Equals(Platform.Host)) keyParts.Add("platform " + runPlatform);
         var network = run.Network switch
         {
             null or "" or "default" or "host" => RunNetwork.Host, // the original's default is the host network
@@ -313,6 +331,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var before = _state.Layers.Count;
         _state = await solver.LayerStepAsync(_state, StepName(raw), "mount / from exec " + string.Join(' ', argv), keyParts, async (rootfs, step) =>
         {
+            // Fail with what to install rather than "exec format error" from inside the container.
+            if (Emulators.WhyCannotRun(runPlatform) is { } cannot) throw new BuildFailedException("failed to solve: " + cannot);
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
                 var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = [.. env, .. secretEnv], Cwd = cwd, User = user, Mounts = all, Network = network };

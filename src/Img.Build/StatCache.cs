@@ -12,6 +12,7 @@ namespace Img.Build;
 /// </summary>
 public sealed class StatCache
 {
+    private static readonly object SaveGate = new();
     private readonly string _file;
     private readonly ConcurrentDictionary<string, (FileStat Stat, Digest Digest)> _entries = new(StringComparer.Ordinal);
     private int _changed;
@@ -56,6 +57,12 @@ public sealed class StatCache
     public void Save()
     {
         if (_changed == 0) return;
+        // The platforms of one multi-platform build save at once; the temp name is per process.
+        lock (SaveGate) SaveLocked();
+    }
+
+    private void SaveLocked()
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
         var tmp = _file + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))

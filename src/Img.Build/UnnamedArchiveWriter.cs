@@ -15,10 +15,12 @@ internal static class UnnamedArchiveWriter
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private const UnixFileMode DirMode = FileMode | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
-    public static async Task WriteAsync(Stream output, ContentStore store, Descriptor manifestDesc, CancellationToken ct)
+    /// <summary>Writes the image rooted at <paramref name="root"/>: a manifest, or an index whose manifest.json entry is the host's image (none without one).</summary>
+    public static async Task WriteAsync(Stream output, ContentStore store, Descriptor root, CancellationToken ct)
     {
-        var blobs = await ContentWalker.WalkAsync(store, manifestDesc, onlyPresent: false, ct).ConfigureAwait(false);
-        var manifest = await ContentWalker.ReadManifestAsync(store, manifestDesc, ct).ConfigureAwait(false);
+        var blobs = await ContentWalker.WalkAsync(store, root, onlyPresent: false, ct).ConfigureAwait(false);
+        var manifestDesc = await ContentWalker.SelectManifestAsync(store, root, Platform.Host, ct).ConfigureAwait(false);
+        var manifest = manifestDesc is null ? null : await ContentWalker.ReadManifestAsync(store, manifestDesc, ct).ConfigureAwait(false);
 
         var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
         await using (tar.ConfigureAwait(false))
@@ -37,19 +39,25 @@ internal static class UnnamedArchiveWriter
                     }, ct).ConfigureAwait(false);
                 }
             }
-            var index = new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = [manifestDesc with { Annotations = null, Platform = null }] };
+            var index = new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = [root with { Annotations = null, Platform = null }] };
             await WriteFileAsync(tar, "index.json", OciJson.Serialize(index), ct).ConfigureAwait(false);
             await WriteFileAsync(tar, "manifest.json", DockerManifestJson(manifest), ct).ConfigureAwait(false);
             await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), ct).ConfigureAwait(false);
         }
     }
 
-    private static byte[] DockerManifestJson(Manifest manifest)
+    private static byte[] DockerManifestJson(Manifest? manifest)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
         {
             w.WriteStartArray();
+            if (manifest is null)
+            {
+                w.WriteEndArray();
+                w.Flush();
+                return ms.ToArray();
+            }
             w.WriteStartObject();
             w.WriteString("Config", BlobName(manifest.Config.Digest));
             w.WriteNull("RepoTags");

@@ -37,8 +37,13 @@ public static class ImageArchiveWriter
                 Platform = null,
             });
 
-            var manifestDesc = await ContentWalker.SelectManifestAsync(store, root, platform, ct).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"image {image.Name} has no manifest for {platform}");
+            var manifestDesc = await ContentWalker.SelectManifestAsync(store, root, platform, ct).ConfigureAwait(false);
+            if (manifestDesc is null)
+            {
+                // A multi-platform image without this platform: index.json carries it whole; docker's manifest.json cannot.
+                if (MediaTypes.IsIndex(root.MediaType)) continue;
+                throw new InvalidOperationException($"image {image.Name} has no manifest for {platform}");
+            }
             var manifest = await ContentWalker.ReadManifestAsync(store, manifestDesc, ct).ConfigureAwait(false);
             dockerEntries.Add(new DockerArchiveManifest
             {

@@ -39,7 +39,7 @@ public sealed class BuildCommand : Command
             ssh = SessionSpecs.ParseSsh(args.List("ssh"), Environment.GetEnvironmentVariable("SSH_AUTH_SOCK"));
         }
         catch (ArgumentException e) { throw new CommandException(e.Message); }
-        var platform = ParsePlatform(args.List("platform"));
+        var platforms = ParsePlatforms(args.List("platform"));
         var sourceDateEpoch = SourceDateEpoch(buildArgs);
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
@@ -66,7 +66,7 @@ public sealed class BuildCommand : Command
                 BuildArgs = buildArgs,
                 Labels = labels,
                 Target = args.String("target") is { Length: > 0 } t ? t : null,
-                Platform = platform,
+                Platform = platforms[0],
                 NoCache = args.Bool("no-cache"),
                 SourceDateEpoch = sourceDateEpoch,
                 Secrets = secrets,
@@ -80,7 +80,7 @@ public sealed class BuildCommand : Command
             IBuildProgress progress = tty is null ? new PlainProgress(context.Err) : tty;
             try
             {
-                await Builder.BuildAsync(request, progress, ct);
+                await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
             }
             catch (BuildFailedException e)
             {
@@ -148,16 +148,18 @@ public sealed class BuildCommand : Command
         return DateTimeOffset.FromUnixTimeSeconds(seconds);
     }
 
-    private static Platform ParsePlatform(IReadOnlyList<string> values)
+    /// <summary><c>--platform</c>, repeatable and comma-separated: normalised, duplicates dropped, in the order given; the host when none.</summary>
+    private static List<Platform> ParsePlatforms(IReadOnlyList<string> values)
     {
-        var all = values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-        if (all.Count == 0) return Platform.Host;
-        Platform parsed;
-        try { parsed = Platform.Normalize(Platform.Parse(all[0])); }
-        catch (FormatException e) { throw new CommandException(e.Message); }
-        if (all.Skip(1).Any(p => !Platform.Normalize(Platform.Parse(p)).Equals(parsed)))
-            throw new CommandException("building several platforms at once is not supported yet; run one build per --platform");
-        return parsed;
+        var all = new List<Platform>();
+        foreach (var v in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            Platform parsed;
+            try { parsed = Platform.Normalize(Platform.Parse(v)); }
+            catch (FormatException e) { throw new CommandException(e.Message); }
+            if (!all.Contains(parsed)) all.Add(parsed);
+        }
+        return all.Count > 0 ? all : [Platform.Host];
     }
 
     /// <summary>The context directory and Dockerfile path, reading stdin for <c>-f -</c> or context <c>-</c>.</summary>

@@ -1,0 +1,251 @@
+using System.Runtime.ExceptionServices;
+using Img.Archive.ImageArchive;
+using Img.Archive.Layers;
+using Img.Content;
+using Img.Oci;
+using Img.Runtime.Snapshots;
+
+namespace Img.Build;
+
+/// <summary>One platform's solved image, handed over instead of being exported on its own.</summary>
+/// <param name="Platform">The platform asked for.</param>
+/// <param name="Result">Its manifest and config, in the content store.</param>
+/// <param name="Snapshot">Its committed root filesystem (null for an empty one).</param>
+/// <param name="Backend">The snapshotter that holds <paramref name="Snapshot"/>.</param>
+internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend);
+
+/// <summary>
+/// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
+/// progress display (steps named <c>[linux/arm64 stage-0 2/3] RUN …</c> as BuildKit names them). The manifests
+/// become one image index (a Docker manifest list unless OCI media types are asked for) with a platform on each
+/// entry; that index is what <c>-t</c> names, pushes and saves. <c>-o type=local|tar</c> write one directory per
+/// platform (<c>linux_amd64/</c>). One platform is exactly the single-platform build.
+/// </summary>
+public static class MultiPlatformBuild
+{
+    /// <summary>Builds <paramref name="request"/> for each of <paramref name="platforms"/> and exports the result.</summary>
+    /// <exception cref="BuildFailedException">A platform's build or the export failed; the message says why.</exception>
+    public static async Task<Descriptor> BuildAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress, CancellationToken ct)
+    {
+        if (platforms.Count <= 1)
+        {
+            var single = platforms.Count == 1 ? request with { Platform = platforms[0] } : request;
+            return (await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false)).Manifest;
+        }
+        if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
+            throw new BuildFailedException($"failed to solve: exporter \"{request.Output.Type}\" could not be found");
+
+        await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
+        // Held until the export is done: no other process reclaims our mount dirs or collects our blobs meanwhile.
+        using var running = StaleWork.EnterBuild(request.StateDir);
+        using var store = LocalStore.Open(request.StateDir);
+
+        var numbers = new StepNumbers();
+        var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
+        var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
+        var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.Output.OciMediaTypes, ct).ConfigureAwait(false);
+        await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
+        return index;
+    }
+
+    /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
+    private static async Task<List<SolvedPlatform>> SolveAllAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress,
+        StepNumbers numbers, CancellationToken ct)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var solved = new SolvedPlatform?[platforms.Count];
+        Exception? first = null;
+        var builds = platforms.Select((platform, i) => Task.Run(async () =>
+        {
+            try
+            {
+                var perPlatform = new PlatformProgress(progress, numbers, platform.ToString(), i == 0);
+                await Builder.BuildAsync(request with { Platform = platform }, perPlatform, s =>
+                {
+                    solved[i] = s;
+                    return Task.CompletedTask;
+                }, cancel.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref first, e, null);
+                await cancel.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }, CancellationToken.None)).ToList();
+        try
+        {
+            await Task.WhenAll(builds).ConfigureAwait(false);
+        }
+        catch (Exception) when (first is not null)
+        {
+            ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        return solved.Select(s => s!).ToList();
+    }
+
+    private static async Task ExportAsync(BuildRequest request, LocalStore store, List<SolvedPlatform> solved, Descriptor index,
+        ProgressSink progress, CancellationToken ct)
+    {
+        var output = request.Output;
+        switch (output.Type)
+        {
+            case "image":
+                {
+                    var step = progress.Start("exporting to image");
+                    step.Log("exporting layers done");
+                    LogManifests(step, solved, index);
+                    foreach (var name in request.Names)
+                    {
+                        store.Metadata.PutImage(name.ToString(), index);
+                        step.Log($"naming to {name} done");
+                    }
+                    step.Done();
+                    break;
+                }
+            case "docker" or "oci":
+                {
+                    var step = progress.Start($"exporting to {output.Type} image format");
+                    LogManifests(step, solved, index);
+                    var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
+                    var images = request.Names.Select(n => new ArchiveImage(n, index)).ToList();
+                    await Exporters.WriteOutputAsync(request, s => images.Count > 0
+                        ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, Platform.Host, ct)
+                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, index, ct), ct).ConfigureAwait(false);
+                    step.Log("sending tarball done");
+                    step.Done();
+                    break;
+                }
+            case "tar":
+                {
+                    var step = progress.Start("exporting to client tarball");
+                    var work = Snapshots(request, store, solved);
+                    await WithViewsAsync(work, solved, 0, [], async trees =>
+                        await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees), s, Compression.None, null, ct), ct)
+                            .ConfigureAwait(false), ct).ConfigureAwait(false);
+                    step.Done();
+                    break;
+                }
+            case "local":
+                {
+                    var step = progress.Start("exporting to client directory");
+                    var work = Snapshots(request, store, solved);
+                    foreach (var s in solved)
+                    {
+                        var dest = Path.Combine(output.Destination!, DirectoryName(s.Platform));
+                        Directory.CreateDirectory(dest);
+                        await work.WithViewAsync(s.Snapshot, async root =>
+                        {
+                            await TreeCopy.CopyAsync(root, dest, new TreeCopyOptions { PreserveOwnership = false }, ct).ConfigureAwait(false);
+                            return true;
+                        }, ct).ConfigureAwait(false);
+                    }
+                    step.Log("copying files done");
+                    step.Done();
+                    break;
+                }
+        }
+    }
+
+    private static void LogManifests(StepReporter step, List<SolvedPlatform> solved, Descriptor index)
+    {
+        foreach (var s in solved)
+        {
+            step.Log($"exporting manifest {s.Result.Manifest.Digest} done");
+            step.Log($"exporting config {s.Result.Config.Digest} done");
+        }
+        step.Log($"exporting manifest list {index.Digest} done");
+    }
+
+    /// <summary>BuildKit's per-platform directory: <c>linux/arm/v7</c> → <c>linux_arm_v7</c>.</summary>
+    internal static string DirectoryName(Platform platform) => platform.ToString().Replace('/', '_');
+
+    private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
+    {
+        var backend = solved[0].Backend;
+        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("failed to solve: the platforms were built on different snapshotters");
+        return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
+    }
+
+    /// <summary>Mounts every platform's root read-only, then runs <paramref name="use"/> with (directory name, root) pairs.</summary>
+    private static async Task WithViewsAsync(SnapshotWork work, List<SolvedPlatform> solved, int i, List<(string, string)> trees,
+        Func<List<(string, string)>, Task> use, CancellationToken ct)
+    {
+        if (i == solved.Count)
+        {
+            await use(trees).ConfigureAwait(false);
+            return;
+        }
+        await work.WithViewAsync(solved[i].Snapshot, async root =>
+        {
+            await WithViewsAsync(work, solved, i + 1, [.. trees, (DirectoryName(solved[i].Platform), root)], use, ct).ConfigureAwait(false);
+            return true;
+        }, ct).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Writes the image index (or Docker manifest list) of a multi-platform build into the content store.</summary>
+internal static class IndexWriter
+{
+    /// <summary>Stores an index of <paramref name="images"/>, each entry carrying its config's platform, in the order given.</summary>
+    public static async Task<Descriptor> WriteAsync(ContentStore content, IReadOnlyList<BuildResult> images, bool oci, CancellationToken ct)
+    {
+        var index = new ImageIndex
+        {
+            SchemaVersion = 2,
+            MediaType = oci ? MediaTypes.OciIndex : MediaTypes.DockerManifestList,
+            Manifests = images.Select(i => i.Manifest with { Platform = PlatformOf(i.ImageConfig) }).ToList(),
+        };
+        return await content.WriteBytesAsync(OciJson.Serialize(index), index.MediaType, ct).ConfigureAwait(false);
+    }
+
+    private static Platform PlatformOf(ImageConfig config) => Platform.Normalize(new Platform
+    {
+        OS = config.OS,
+        Architecture = config.Architecture,
+        Variant = config.Variant,
+        OSVersion = config.OSVersion,
+    });
+}
+
+/// <summary>Step numbers shared by the platforms of one build, so the display counts every step once.</summary>
+internal sealed class StepNumbers
+{
+    private int _next;
+
+    public int Next() => Interlocked.Increment(ref _next);
+}
+
+/// <summary>
+/// One platform's view of the shared progress display: its steps get the shared numbers and the platform after the
+/// bracket (<c>[linux/arm64 stage-0 2/3] RUN …</c>, <c>[linux/arm64 internal] load metadata …</c>). Reading the
+/// Dockerfile and .dockerignore is shown once, by the platform that shows shared steps.
+/// </summary>
+internal sealed class PlatformProgress(IBuildProgress inner, StepNumbers numbers, string? platform, bool showsShared) : IBuildProgress
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Step, string Name)?> _steps = new();
+
+    public void Report(StepEvent e)
+    {
+        if (e.State == StepState.Started)
+        {
+            if (!showsShared && IsShared(e.Name))
+            {
+                _steps[e.Step] = null;
+                return;
+            }
+            var mapped = (numbers.Next(), Rename(e.Name));
+            _steps[e.Step] = mapped;
+            inner.Report(e with { Step = mapped.Item1, Name = mapped.Item2 });
+            return;
+        }
+        if (_steps.TryGetValue(e.Step, out var m) && m is { } step)
+            inner.Report(e with { Step = step.Step, Name = step.Name });
+    }
+
+    private static bool IsShared(string name) =>
+        name.StartsWith("[internal] load build definition", StringComparison.Ordinal) || name == "[internal] load .dockerignore";
+
+    private string Rename(string name) =>
+        platform is null || IsShared(name) || !name.StartsWith('[') ? name : "[" + platform + " " + name[1..];
+}
