@@ -106,7 +106,9 @@ public static class LayerApplier
     /// <summary>Applies a layer file (compressed or not) onto <paramref name="rootDir"/>.</summary>
     public static async Task<ApplyResult> ApplyFileAsync(string layerPath, string rootDir, ApplyOptions? options = null, CancellationToken ct = default)
     {
-        var stream = new FileStream(layerPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        // Synchronous reads through a large buffer: the decompressor pulls small pieces, and each asynchronous file
+        // read would be a thread-pool hop.
+        var stream = new FileStream(layerPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
         await using (stream.ConfigureAwait(false))
             return await ApplyAsync(stream, rootDir, options, ct).ConfigureAwait(false);
     }
