@@ -65,6 +65,12 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         }
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
         var config = await ContentWalker.ReadConfigAsync(store.Content, manifest.Config, ct).ConfigureAwait(false);
+        // A lone manifest says its platform only in its config (containerd matches it there too).
+        if (MediaTypes.IsManifest(target.MediaType) && config.Architecture.Length > 0 && !platform.Matches(config.Platform))
+        {
+            step.Error("no match for platform");
+            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+        }
         if (config.RootFs.DiffIds.Count != manifest.Layers.Count)
             throw new BuildFailedException($"failed to solve: {reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
         step.Done();
