@@ -147,6 +147,7 @@ public sealed class ParallelGzipStream : Stream
     {
         try
         {
+            if (length > 0 && Incompressibility.IsIncompressible(block.AsSpan(0, length))) return Stored(block.AsSpan(0, length), final);
             using var output = new PooledBuffer(length + (length >> 3) + 1024);
             int used;
             var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true);
@@ -167,6 +168,31 @@ public sealed class ParallelGzipStream : Stream
             return new Piece(output.Detach(), used);
         }
         finally { ArrayPool<byte>.Shared.Return(block); }
+    }
+
+    /// <summary>
+    /// The block as deflate stored blocks (at most 65,535 bytes each): random or already-compressed data costs
+    /// deflate's full match search for no gain, and copying it is two orders of magnitude faster. Pieces start
+    /// byte-aligned (the one before ended in a sync flush or in stored blocks), so a stored header is one byte.
+    /// </summary>
+    private static Piece Stored(ReadOnlySpan<byte> data, bool final)
+    {
+        const int MaxStored = 65535;
+        int blocks = (data.Length + MaxStored - 1) / MaxStored;
+        var buffer = ArrayPool<byte>.Shared.Rent(data.Length + blocks * 5);
+        int at = 0;
+        for (int offset = 0; offset < data.Length; offset += MaxStored)
+        {
+            int n = Math.Min(MaxStored, data.Length - offset);
+            bool last = final && offset + n == data.Length;
+            buffer[at++] = (byte)(last ? 1 : 0); // BFINAL, BTYPE=00 (stored), then padding to the byte boundary
+            BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(at), (ushort)n);
+            BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(at + 2), (ushort)~n);
+            at += 4;
+            data.Slice(offset, n).CopyTo(buffer.AsSpan(at));
+            at += n;
+        }
+        return new Piece(buffer, at);
     }
 
     protected override void Dispose(bool disposing)

@@ -50,6 +50,60 @@ public class CompressionTests
         Assert.Equal("True 0", r.Stdout.Trim());
     }
 
+    /// <summary>Random blocks, a compressible block, random again, and a random 16 KiB piece repeated (high entropy, yet deflate shrinks it).</summary>
+    private static byte[] Mixed()
+    {
+        var rng = new Random(5);
+        var random = new byte[2 * ParallelGzipStream.DefaultBlockSize + 70_000];
+        rng.NextBytes(random);
+        var piece = new byte[16 * 1024];
+        rng.NextBytes(piece);
+        var repeated = Enumerable.Repeat(piece, ParallelGzipStream.DefaultBlockSize / piece.Length).SelectMany(p => p).ToArray();
+        return [.. random, .. TextLike(ParallelGzipStream.DefaultBlockSize), .. random[..(ParallelGzipStream.DefaultBlockSize + 3)], .. repeated];
+    }
+
+    [Fact]
+    public async Task IncompressibleBlocksAreStoredAndTheStreamStillDecodesEverywhere()
+    {
+        var input = Mixed();
+        var gz = Gzip(input);
+        using var back = new MemoryStream();
+        await using (var d = new GZipStream(new MemoryStream(gz), CompressionMode.Decompress)) await d.CopyToAsync(back);
+        Assert.Equal(input, back.ToArray());
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "x.gz");
+        await File.WriteAllBytesAsync(file, gz);
+        (await ProcessRunner.RunAsync("gzip", ["-t", file])).EnsureSuccess("gzip -t");
+        Assert.True(Gzip(input, threads: 1, chunk: 333).AsSpan().SequenceEqual(gz), "stored blocks keep the output deterministic");
+    }
+
+    [Fact]
+    public void RandomDataBecomesStoredBlocksAndRepeatedHighEntropyDataIsStillDeflated()
+    {
+        var random = new byte[2 * ParallelGzipStream.DefaultBlockSize];
+        new Random(9).NextBytes(random);
+        var gz = Gzip(random);
+        // After the 10-byte header: a stored block (BTYPE 00, not final) of 65,535 bytes, LEN then NLEN.
+        Assert.Equal(new byte[] { 0x00, 0xff, 0xff, 0x00, 0x00 }, gz[10..15]);
+        Assert.Equal(random[..100], gz[15..115]);
+
+        var piece = random[..(16 * 1024)];
+        var repeated = Enumerable.Repeat(piece, 2 * ParallelGzipStream.DefaultBlockSize / piece.Length).SelectMany(p => p).ToArray();
+        Assert.True(Incompressibility.Entropy(repeated) > 7.99);
+        Assert.True(Gzip(repeated).Length < repeated.Length / 10, "a repeated random piece is still found by deflate's window");
+    }
+
+    [Fact]
+    public void EntropyTellsRandomFromText()
+    {
+        var random = new byte[1 << 20];
+        new Random(3).NextBytes(random);
+        Assert.InRange(Incompressibility.Entropy(random), 7.99, 8.0);
+        Assert.InRange(Incompressibility.Entropy(TextLike(1 << 20)), 0, 7.0);
+        Assert.True(Incompressibility.IsIncompressible(random));
+        Assert.False(Incompressibility.IsIncompressible(TextLike(1 << 20)));
+    }
+
     [Fact]
     public void ParallelGzipIsDeterministicAcrossThreadCountsAndWriteSizes()
     {
