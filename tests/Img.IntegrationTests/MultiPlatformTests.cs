@@ -200,6 +200,19 @@ public sealed class MultiPlatformTests
         Assert.Equal("x86_64\n", File.ReadAllText(Path.Combine(outDir, "out", "linux_amd64", "machine")));
         Assert.Equal("amd64\n", File.ReadAllText(Path.Combine(outDir, "out", "linux_amd64", "base-arch")));
 
+        // FROM --platform=$BUILDPLATFORM: the builder stage runs natively for every target, its output copied across.
+        var cross = Context($"""
+            FROM --platform=$BUILDPLATFORM {name} AS build
+            ARG TARGETARCH
+            RUN uname -m > /built-on && echo $TARGETARCH > /built-for
+            FROM scratch
+            COPY --from=build /built-on /built-for /
+            """);
+        await img.RunAsync("build", "--no-console", "--platform", "linux/amd64,linux/arm64", "-o", $"type=local,dest={outDir}/cross", cross);
+        Assert.Equal("x86_64\n", File.ReadAllText(Path.Combine(outDir, "cross", "linux_arm64", "built-on")));
+        Assert.Equal("arm64\n", File.ReadAllText(Path.Combine(outDir, "cross", "linux_arm64", "built-for")));
+        Assert.Equal("amd64\n", File.ReadAllText(Path.Combine(outDir, "cross", "linux_amd64", "built-for")));
+
         // A local image with no arm64 at all (built for the host only) is a clear error, not a registry lookup.
         await img.RunAsync("build", "--no-console", "-t", "hostonly", Context($"FROM {name}\nRUN true\n"));
         var missing = await img.TryAsync("build", "--no-console", "--platform", "linux/arm64", "-t", "x", Context("FROM hostonly\nRUN true\n"));
