@@ -126,7 +126,8 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         return children.Any(c => platform.Matches(c.Platform) && !store.Content.Exists(c.Digest));
     }
 
-    private async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)
+    /// <summary>Applies <paramref name="layer"/> (stored) onto <paramref name="parent"/> as committed snapshot <paramref name="name"/>, checking its diff ID.</summary>
+    internal async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)
     {
         var blob = store.Content.BlobPath(layer.Blob.Digest);
         var active = SnapshotWork.NewActiveKey();

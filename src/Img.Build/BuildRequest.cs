@@ -38,6 +38,12 @@ public sealed record BuildRequest
     /// <summary><c>--no-cache</c>: run every step again.</summary>
     public bool NoCache { get; init; }
 
+    /// <summary><c>--cache-from</c>: shared caches asked for steps the local cache lacks.</summary>
+    public IReadOnlyList<CacheSharing.CacheImportSpec> CacheFrom { get; init; } = [];
+
+    /// <summary><c>--cache-to</c>: where this build's cache is exported.</summary>
+    public IReadOnlyList<CacheSharing.CacheExportSpec> CacheTo { get; init; } = [];
+
     /// <summary><c>--secret</c>: id to host file.</summary>
     public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
 

@@ -1,5 +1,6 @@
 using Img.Archive.ImageArchive;
 using Img.Archive.Layers;
+using Img.Build.CacheSharing;
 using Img.Content;
 using Img.Dockerfile;
 using Img.Oci;
@@ -80,7 +81,10 @@ public static class Builder
             var images = new BaseImages(store, work, backend, request.Platform, sink);
             var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
             var compression = CompressionOf(request.Output);
-            var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime);
+            var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
+            {
+                ImportedCache = await CacheImporter.ImportAsync(request, store, sink, ct).ConfigureAwait(false),
+            };
 
             StageState final;
             try
@@ -98,9 +102,13 @@ public static class Builder
                 config.Config.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
                 foreach (var (k, v) in request.Labels) config.Config.Labels[k] = v;
             }
+            var cacheExport = new CacheExporter(request, solver.Journal, final.Key);
+            cacheExport.AddInline(config);
             var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, request.SourceDateEpoch, ct).ConfigureAwait(false);
             if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend)).ConfigureAwait(false);
             else await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
+            // After the image is stored: a failed cache export fails the build, but the image is there.
+            if (solved is null) await cacheExport.ExportAsync(store, sink, ct).ConfigureAwait(false);
             return result;
         }
         finally

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Img.Archive.Layers;
+using Img.Build.CacheSharing;
 using Img.Content;
 using Img.Dockerfile;
 using Img.Oci;
@@ -42,6 +43,12 @@ internal sealed class Solver
     public Compression Compression { get; }
     public Lazy<OciRuntime> Runtime { get; }
 
+    /// <summary>The caches of <c>--cache-from</c>, asked when a step has no usable local record.</summary>
+    public ImportedCache ImportedCache { get; init; } = ImportedCache.Empty;
+
+    /// <summary>Every step resolved so far, for <c>--cache-to</c>.</summary>
+    public StepJournal Journal { get; } = new();
+
     /// <summary>Builds the target (and, concurrently, every stage it needs).</summary>
     public async Task<StageState> SolveAsync(CancellationToken ct)
     {
@@ -61,18 +68,32 @@ internal sealed class Solver
     public async Task<StageState> LayerStepAsync(StageState state, string name, string description, IEnumerable<string> keyParts,
         Func<string, StepReporter, Task> mutate, CancellationToken ct)
     {
-        var key = BuildCache.Key([Backend, state.Key, .. keyParts, .. LayerFormatKeyParts()]);
+        // No backend in the key: the same step on another machine (or backend) has the same key, so an exported
+        // cache matches there. The record key adds the backend, since a record points at one backend's snapshot.
+        var key = BuildCache.Key([state.Key, .. keyParts, .. LayerFormatKeyParts()]);
+        var recordKey = RecordKey(key);
         var snapshotName = "build/" + key;
         using (await Snapshots.LockAsync(key, ct).ConfigureAwait(false))
         {
             var step = Progress.Start(name);
-            if (!Request.NoCache && Store.Metadata.GetCacheRecord(key) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
+            if (!Request.NoCache && Store.Metadata.GetCacheRecord(recordKey) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
                 && RecordedSnapshot(hit) is { } recorded && Snapshots.Exists(recorded)
                 && (cached.Layer is null || Store.Content.Exists(Digest.Parse(cached.Layer))))
             {
-                Store.Metadata.TouchCacheRecord(key);
+                Store.Metadata.TouchCacheRecord(recordKey);
                 step.Cached();
-                return state.With(key, recorded, ToLayer(cached), Request.SourceDateEpoch ?? cached.Created ?? TruncateToSeconds(hit.CreatedAt));
+                var when = Request.SourceDateEpoch ?? cached.Created ?? TruncateToSeconds(hit.CreatedAt);
+                Journal.Add(new SolvedStep(key, state.Key, description, cached, when));
+                return state.With(key, recorded, ToLayer(cached), when);
+            }
+            if (!Request.NoCache && await ImportedCache.RestoreAsync(key, state.Key, state.Snapshot, snapshotName, description, Store, Snapshots, Images, step, ct).ConfigureAwait(false) is { } restored)
+            {
+                // The step as another machine ran it: its layer, and its time so the image comes out the same.
+                var outcome = restored.Outcome with { Created = Request.SourceDateEpoch ?? restored.Created };
+                PutRecord(recordKey, state.Key, description, snapshotName, outcome);
+                step.Cached();
+                Journal.Add(restored with { Outcome = outcome, Created = outcome.Created!.Value });
+                return state.With(key, snapshotName, ToLayer(outcome), outcome.Created);
             }
             try
             {
@@ -84,7 +105,7 @@ internal sealed class Solver
                     {
                         // Another snapshot builds on the old one: keep it under a record of its own, so that
                         // prune removes it once its children are gone, and give the fresh result a new name.
-                        KeepSuperseded(key, snapshotName, state.Key, description);
+                        KeepSuperseded(recordKey, snapshotName, state.Key, description);
                         snapshotName = "build/" + BuildCache.Key(key, Guid.NewGuid().ToString());
                     }
                 }
@@ -98,18 +119,9 @@ internal sealed class Solver
                     Size = layer?.Blob.Size ?? 0,
                     DiffId = layer?.DiffId.ToString(),
                 };
-                Store.Metadata.PutCacheRecord(new CacheRecord
-                {
-                    Key = key,
-                    Kind = BuildCache.StepKind,
-                    Description = description,
-                    Parent = state.Key,
-                    Snapshot = BuildCache.SnapshotRef(Backend, snapshotName),
-                    Result = BuildCache.Serialize(outcome),
-                    Size = layer?.Blob.Size ?? 0,
-                    Blobs = layer is null ? [] : [layer.Blob.Digest],
-                });
+                PutRecord(recordKey, state.Key, description, snapshotName, outcome);
                 step.Done();
+                Journal.Add(new SolvedStep(key, state.Key, description, outcome, created));
                 return state.With(key, snapshotName, layer, created);
             }
             catch (Exception e)
@@ -136,19 +148,35 @@ internal sealed class Solver
         if (Compression != Compression.Gzip) yield return "compression=" + Compression;
     }
 
+    /// <summary>The cache record of step <paramref name="key"/> on this backend.</summary>
+    private string RecordKey(string key) => BuildCache.Key("record", Backend, key);
+
+    private void PutRecord(string recordKey, string parentKey, string description, string snapshotName, StepOutcome outcome) =>
+        Store.Metadata.PutCacheRecord(new CacheRecord
+        {
+            Key = recordKey,
+            Kind = BuildCache.StepKind,
+            Description = description,
+            Parent = RecordKey(parentKey),
+            Snapshot = BuildCache.SnapshotRef(Backend, snapshotName),
+            Result = BuildCache.Serialize(outcome),
+            Size = outcome.Size,
+            Blobs = outcome.Layer is null ? [] : [Digest.Parse(outcome.Layer)],
+        });
+
     /// <summary>The snapshot a record of this backend points at (after --no-cache it may not be "build/&lt;key&gt;").</summary>
     private string? RecordedSnapshot(CacheRecord record) =>
         record.Snapshot is { } r && r.StartsWith(Backend + "/", StringComparison.Ordinal) ? r[(Backend.Length + 1)..] : null;
 
-    private void KeepSuperseded(string key, string snapshotName, string parentKey, string description)
+    private void KeepSuperseded(string recordKey, string snapshotName, string parentKey, string description)
     {
-        var old = Store.Metadata.GetCacheRecord(key);
+        var old = Store.Metadata.GetCacheRecord(recordKey);
         Store.Metadata.PutCacheRecord(new CacheRecord
         {
-            Key = BuildCache.Key(key, "superseded", Guid.NewGuid().ToString()),
+            Key = BuildCache.Key(recordKey, "superseded", Guid.NewGuid().ToString()),
             Kind = BuildCache.StepKind,
             Description = (old?.Description ?? description) + " (superseded by --no-cache)",
-            Parent = old?.Parent ?? parentKey,
+            Parent = old?.Parent ?? RecordKey(parentKey),
             Snapshot = BuildCache.SnapshotRef(Backend, snapshotName),
             Result = old?.Result ?? BuildCache.Serialize(new StepOutcome()),
             Size = old?.Size ?? 0,

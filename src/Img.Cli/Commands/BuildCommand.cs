@@ -1,5 +1,6 @@
 using Img.Archive.Layers;
 using Img.Build;
+using Img.Build.CacheSharing;
 using Img.Cli.Framework;
 using Img.Cli.Progress;
 using Img.Oci;
@@ -41,6 +42,14 @@ public sealed class BuildCommand : Command
         catch (ArgumentException e) { throw new CommandException(e.Message); }
         var platforms = ParsePlatforms(args.List("platform"));
         var sourceDateEpoch = SourceDateEpoch(buildArgs);
+        IReadOnlyList<CacheExportSpec> cacheTo;
+        IReadOnlyList<CacheImportSpec> cacheFrom;
+        try
+        {
+            cacheTo = CacheSpecs.ParseExports(args.List("cache-to"));
+            cacheFrom = CacheSpecs.ParseImports(args.List("cache-from"));
+        }
+        catch (CacheSpecException e) { throw new CommandException(e.Message); }
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
         if (reexec is int code) return code;
@@ -69,6 +78,8 @@ public sealed class BuildCommand : Command
                 Platform = platforms[0],
                 NoCache = args.Bool("no-cache"),
                 SourceDateEpoch = sourceDateEpoch,
+                CacheFrom = cacheFrom,
+                CacheTo = cacheTo,
                 Secrets = secrets,
                 SshSockets = ssh,
                 Output = output ?? OutputSpec.DefaultImage,
