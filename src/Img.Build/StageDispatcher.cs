@@ -74,8 +74,17 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 },
             };
         }
-        var image = await solver.Images.GetAsync(stage.BaseName, platform, ct).ConfigureAwait(false);
-        var from = solver.Progress.Start($"[{DisplayName} 1/{_total}] FROM {image.Reference}");
+        // The step spans the pull and the unpacking of the base layers, as BuildKit's FROM does: a large base image
+        // takes its time here, not hidden before the first step.
+        var shown = Reference.TryParse(stage.BaseName, out var parsed, out _) ? parsed!.ToString() : stage.BaseName;
+        var from = solver.Progress.Start($"[{DisplayName} 1/{_total}] FROM {shown}");
+        BaseImage image;
+        try { image = await solver.Images.GetAsync(stage.BaseName, platform, ct).ConfigureAwait(false); }
+        catch (Exception e)
+        {
+            from.Error(e is OperationCanceledException ? "context canceled" : "base image not available");
+            throw;
+        }
         from.Done();
         var config = StageState.Clone(image.Config);
         config.History ??= [];
