@@ -105,7 +105,7 @@ public static class Builder
             var cacheExport = new CacheExporter(request, solver.Journal, final.Key);
             cacheExport.AddInline(config);
             var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, request.SourceDateEpoch, ct).ConfigureAwait(false);
-            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend)).ConfigureAwait(false);
+            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport)).ConfigureAwait(false);
             else await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
             // After the image is stored: a failed cache export fails the build, but the image is there.
             if (solved is null) await cacheExport.ExportAsync(store, sink, ct).ConfigureAwait(false);

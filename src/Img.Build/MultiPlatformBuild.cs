@@ -12,7 +12,8 @@ namespace Img.Build;
 /// <param name="Result">Its manifest and config, in the content store.</param>
 /// <param name="Snapshot">Its committed root filesystem (null for an empty one).</param>
 /// <param name="Backend">The snapshotter that holds <paramref name="Snapshot"/>.</param>
-internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend);
+/// <param name="Cache">Its steps for <c>--cache-to</c>, exported once for all platforms.</param>
+internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache);
 
 /// <summary>
 /// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
@@ -45,6 +46,7 @@ public static class MultiPlatformBuild
         var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
         var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.Output.OciMediaTypes, ct).ConfigureAwait(false);
         await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
+        await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
         return index;
     }
 

@@ -9,18 +9,37 @@ namespace Img.Build.CacheSharing;
 /// Writes the build's cache for every <c>--cache-to</c>: an OCI manifest whose config is the <see cref="CacheConfig"/>
 /// map and whose layers are the steps' layer blobs, pushed to a registry or written into a layout directory; or,
 /// for type=inline, the map inside the image config. mode=min exports the chain of the final filesystem, mode=max
-/// every step this build resolved (intermediate stages too).
+/// every step this build resolved (intermediate stages too). A multi-platform build exports one cache holding
+/// every platform's steps (<see cref="Merge"/>).
 /// </summary>
-internal sealed class CacheExporter(BuildRequest request, StepJournal journal, string finalKey)
+internal sealed class CacheExporter
 {
+    private readonly BuildRequest _request;
+    private readonly List<(StepJournal Journal, string FinalKey)> _solves;
+
+    public CacheExporter(BuildRequest request, StepJournal journal, string finalKey) : this(request, [(journal, finalKey)]) { }
+
+    private CacheExporter(BuildRequest request, List<(StepJournal, string)> solves)
+    {
+        _request = request;
+        _solves = solves;
+    }
+
+    /// <summary>One exporter for the solves of several platforms (their requests differ only in the platform).</summary>
+    public static CacheExporter Merge(IReadOnlyList<CacheExporter> exporters) =>
+        new(exporters[0]._request, exporters.SelectMany(e => e._solves).ToList());
+
+    private IEnumerable<SolvedStep> Steps(bool max) =>
+        _solves.SelectMany(s => max ? s.Journal.All() : s.Journal.Chain(s.FinalKey)).DistinctBy(s => s.Key);
+
     /// <summary>
     /// Adds the inline map to <paramref name="config"/> (before the image is written) when type=inline is asked for.
     /// Its layers are the image's own, so a later import fetches them from the image's repository.
     /// </summary>
     public void AddInline(ImageConfig config)
     {
-        if (!request.CacheTo.Any(s => s.Type == CacheType.Inline)) return;
-        var map = MapOf(journal.Chain(finalKey));
+        if (!_request.CacheTo.Any(s => s.Type == CacheType.Inline)) return;
+        var map = MapOf(Steps(max: false));
         config.Extra ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         config.Extra[CacheConfig.InlineField] = JsonSerializer.SerializeToElement(Convert.ToBase64String(map.ToBytes()), CacheJsonContext.Default.String);
     }
@@ -32,14 +51,13 @@ internal sealed class CacheExporter(BuildRequest request, StepJournal journal, s
     public async Task ExportAsync(LocalStore store, ProgressSink progress, CancellationToken ct)
     {
         RegistryClient? client = null;
-        foreach (var spec in request.CacheTo.Where(s => s.Type != CacheType.Inline))
+        foreach (var spec in _request.CacheTo.Where(s => s.Type != CacheType.Inline))
         {
             var step = progress.Start(spec.Type == CacheType.Registry ? "exporting cache to registry" : "exporting cache to client directory");
             try
             {
                 step.Log("preparing build cache for export");
-                var steps = spec.Max ? journal.All() : journal.Chain(finalKey);
-                var (manifest, layers, configDesc) = await WriteManifestAsync(store.Content, MapOf(steps), ct).ConfigureAwait(false);
+                var (manifest, layers, configDesc) = await WriteManifestAsync(store.Content, MapOf(Steps(spec.Max)), ct).ConfigureAwait(false);
                 if (spec.Type == CacheType.Registry)
                 {
                     client ??= new RegistryClient(RegistryOptions.FromEnvironment());

@@ -165,6 +165,26 @@ public sealed class CacheSharingTests(ImgBuildFixture img)
     }
 
     [Fact]
+    public async Task AMultiPlatformBuildExportsOneCacheForEveryPlatform()
+    {
+        // COPY-only, so no emulator is needed: each platform copies its own busybox.
+        var ctx = img.NewContext("FROM scratch\nARG TARGETARCH\nCOPY busybox-${TARGETARCH} /bin/busybox\nCOPY data.txt /data.txt\n", ("data.txt", "both\n"));
+        foreach (var arch in new[] { "amd64", "arm64" }) File.Copy(ForeignBusybox.PathFor(arch), Path.Combine(ctx, "busybox-" + arch), overwrite: true);
+        var dir = Path.Combine(img.TempDir("img-cache-multi"), "cache");
+        string[] platforms = ["--platform", "linux/amd64,linux/arm64"];
+
+        string a = NewState(), b = NewState();
+        (await BuildAsync(a, ctx, ["-t", "multi:v1", .. platforms, "--cache-to", $"type=local,dest={dir}"])).EnsureSuccess("build on A");
+        Assert.Equal(4, ReadLayout(dir, "latest").Config.Records.Count);
+
+        var second = await BuildAsync(b, ctx, ["-t", "multi:v1", .. platforms, "--cache-from", $"type=local,src={dir}"]);
+        second.EnsureSuccess("build on B");
+        Assert.True(StepCached(second.Stderr, "[linux/arm64 stage-0 2/3] COPY busybox-${TARGETARCH} /bin/busybox"), second.Stderr);
+        Assert.True(StepCached(second.Stderr, "[linux/amd64 stage-0 3/3] COPY data.txt /data.txt"), second.Stderr);
+        Assert.Equal(await DigestOfAsync(a, "docker.io/library/multi:v1"), await DigestOfAsync(b, "docker.io/library/multi:v1"));
+    }
+
+    [Fact]
     public async Task BrokenCachesAreOneWarningAndTheStepsRun()
     {
         await using var registry = await RegistryServer.StartAsync();
