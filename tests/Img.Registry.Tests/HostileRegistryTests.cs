@@ -59,6 +59,15 @@ public sealed class HostileRegistryTests : IDisposable
             else FakeRegistry.Reply(ctx, 404);
         });
 
+    /// <summary>Answers every manifest request, whatever it names, with one index holding <paramref name="entry"/>.</summary>
+    private static FakeRegistry ServeIndexForEveryManifest(Descriptor entry)
+    {
+        var index = OciJson.Serialize(new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = [entry] });
+        return Serve(ctx => { FakeRegistry.Reply(ctx, 200, index, MediaTypes.OciIndex); return Task.CompletedTask; });
+    }
+
+    private static int ManifestRequests(FakeRegistry fake) => fake.Requests.Count(r => r.Path.Contains("/manifests/"));
+
     private async Task<RegistryException> PullFailsAsync(FakeRegistry fake, Func<RegistryOptions, RegistryOptions>? tweak = null)
     {
         var watch = Stopwatch.StartNew();
@@ -146,18 +155,11 @@ public sealed class HostileRegistryTests : IDisposable
     {
         // Every manifest request gets the index back, so the child "is" its own parent: the digest check must stop it.
         var child = new Descriptor(MediaTypes.OciManifest, Digest.Compute(Encoding.UTF8.GetBytes("a manifest")), 300) { Platform = Platform.Host };
-        var index = OciJson.Serialize(new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = [child] });
-        int requests = 0;
-        await using var fake = Serve(ctx =>
-        {
-            Interlocked.Increment(ref requests);
-            FakeRegistry.Reply(ctx, 200, index, MediaTypes.OciIndex);
-            return Task.CompletedTask;
-        });
+        await using var fake = ServeIndexForEveryManifest(child);
         var ex = await PullFailsAsync(fake);
         Assert.Equal("DIGEST_INVALID", ex.ErrorCode);
         Assert.Contains($"manifest digest mismatch: expected {child.Digest}", ex.Message);
-        Assert.Equal(2, requests);
+        Assert.Equal(2, ManifestRequests(fake));
     }
 
     [Fact]
@@ -165,16 +167,9 @@ public sealed class HostileRegistryTests : IDisposable
     {
         // Nested indexes could chain without end; only image manifests are candidates, so this is "no match".
         var nested = new Descriptor(MediaTypes.OciIndex, Digest.Compute(Encoding.UTF8.GetBytes("another index")), 300) { Platform = Platform.Host };
-        var index = OciJson.Serialize(new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = [nested] });
-        int requests = 0;
-        await using var fake = Serve(ctx =>
-        {
-            Interlocked.Increment(ref requests);
-            FakeRegistry.Reply(ctx, 200, index, MediaTypes.OciIndex);
-            return Task.CompletedTask;
-        });
+        await using var fake = ServeIndexForEveryManifest(nested);
         var ex = await PullFailsAsync(fake);
         Assert.Equal("NO_PLATFORM", ex.ErrorCode);
-        Assert.Equal(1, requests);
+        Assert.Equal(1, ManifestRequests(fake));
     }
 }

@@ -83,19 +83,9 @@ public static class LayerCompression
 }
 
 /// <summary>Replays bytes already read (a sniffed magic number) before the rest of a stream.</summary>
-internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, bool leaveOpen) : Stream
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, bool leaveOpen) : ForwardReadStream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -105,8 +95,6 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, 
         _prefix = _prefix[n..];
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
@@ -125,18 +113,10 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner, 
 }
 
 /// <summary>Passes writes through and leaves the inner stream open on dispose (the "no compression" compressor).</summary>
-internal sealed class NonClosingStream(Stream inner) : Stream
+internal sealed class NonClosingStream(Stream inner) : ForwardWriteStream
 {
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
     public override void Flush() => inner.Flush();
     public override Task FlushAsync(CancellationToken ct) => inner.FlushAsync(ct);
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
     public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.WriteAsync(buffer, offset, count, ct);

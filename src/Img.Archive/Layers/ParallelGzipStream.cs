@@ -213,7 +213,7 @@ public sealed class ParallelGzipStream : Stream
     }
 
     /// <summary>A growable write-only buffer from the array pool, so blocks do not churn the GC.</summary>
-    private sealed class PooledBuffer(int capacity) : Stream
+    private sealed class PooledBuffer(int capacity) : ForwardWriteStream
     {
         private byte[] _buf = ArrayPool<byte>.Shared.Rent(capacity);
         private int _len;
@@ -225,16 +225,7 @@ public sealed class ParallelGzipStream : Stream
             return b;
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
         public override long Length => _len;
-        public override long Position { get => _len; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {

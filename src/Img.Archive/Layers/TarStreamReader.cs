@@ -310,19 +310,9 @@ public sealed class TarStreamReader
         finally { ArrayPool<byte>.Shared.Return(buf); }
     }
 
-    private sealed class EntryStream(TarStreamReader owner) : Stream
+    private sealed class EntryStream(TarStreamReader owner) : ForwardReadStream
     {
         public bool Detached;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -341,8 +331,5 @@ public sealed class TarStreamReader
             owner._remaining -= n;
             return n;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
     }
 }
