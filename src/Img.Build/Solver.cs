@@ -76,7 +76,7 @@ internal sealed class Solver
         using (await Snapshots.LockAsync(key, ct).ConfigureAwait(false))
         {
             var step = Progress.Start(name);
-            if (!Request.NoCache && Store.Metadata.GetCacheRecord(recordKey) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
+            if ((!Request.NoCache || Request.RunThisBuild.ContainsKey(recordKey)) && Store.Metadata.GetCacheRecord(recordKey) is { } hit && BuildCache.Deserialize(hit.Result) is { } cached
                 && RecordedSnapshot(hit) is { } recorded && Snapshots.Exists(recorded)
                 && (cached.Layer is null || Store.Content.Exists(Digest.Parse(cached.Layer))))
             {
@@ -120,6 +120,7 @@ internal sealed class Solver
                     DiffId = layer?.DiffId.ToString(),
                 };
                 PutRecord(recordKey, state.Key, description, snapshotName, outcome);
+                Request.RunThisBuild[recordKey] = true;
                 step.Done();
                 Journal.Add(new SolvedStep(key, state.Key, description, outcome, created));
                 return state.With(key, snapshotName, layer, created);

@@ -239,6 +239,24 @@ public sealed class MultiPlatformTests
     }
 
     [Fact]
+    public async Task NoCacheRunsAStepThePlatformsShareOnce()
+    {
+        var img = new ImgCli();
+        var ctx = BusyboxContext();
+        File.WriteAllText(Path.Combine(ctx, "Dockerfile"), "FROM scratch\nCOPY links/ /bin/\nARG TARGETARCH\nCOPY busybox-${TARGETARCH} /bin/busybox\n");
+        await img.RunAsync("build", "--no-console", "--platform", "linux/amd64,linux/arm64", "-t", "shared", ctx);
+        // COPY links/ is the same step on both platforms (FROM scratch, no platform in its inputs): run once, then
+        // reused by the other platform, rather than run twice with the second run removing the first one's result.
+        var again = await img.RunAsync("build", "--no-console", "--no-cache", "--platform", "linux/amd64,linux/arm64", "-t", "shared", ctx);
+        var lines = again.Stderr.Split('\n');
+        var shared = lines.Where(l => l.StartsWith('#') && l.EndsWith("stage-0 2/3] COPY links/ /bin/", StringComparison.Ordinal)).Distinct().ToList();
+        Assert.Equal(2, shared.Count);
+        var cached = Assert.Single(lines, l => l.EndsWith(" CACHED", StringComparison.Ordinal));
+        var step = cached[..cached.IndexOf(' ', StringComparison.Ordinal)];
+        Assert.Single(shared, l => l.StartsWith(step + " [", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task OnePlatformBuildsOneManifestAsBefore()
     {
         var img = new ImgCli();
