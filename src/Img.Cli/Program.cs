@@ -8,6 +8,11 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Parallel stages (and platforms) each hold a pool thread in blocking work for a while: waiting on runc,
+        // applying layers, waiting for a shared base image. The pool starts with one worker per core and adds one
+        // only every half second, so on two cores three stages would queue behind thread injection.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), io);
         using var cts = new CancellationTokenSource();
         // Ctrl-C cancels the work in flight; a second one ends the process the default way.
         Console.CancelKeyPress += (_, e) =>
