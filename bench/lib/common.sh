@@ -19,6 +19,9 @@ user_dir() { mkdir -p "$@" && chown "$user:" "$@"; }
 measure() {
   local c=$1 t=$2 r=$3; shift 3
   local log="$work/logs/$c.$t.$r.log" tf="$work/logs/$c.$t.$r.time" rc=0 secs kib usr sys status=ok
+  # No pending writeback at the start: the tools alternate, and a tool's first fsync would otherwise wait
+  # for the dirty pages the other tool (or the previous state's deletion) left behind.
+  sync
   /usr/bin/time -f '%e %M %U %S' -o "$tf" timeout -k 10 "$timeout_s" \
     "${user_cmd[@]}" "$@" >"$log" 2>&1 || rc=$?
   read -r secs kib usr sys < <(grep -E '^[0-9.]+ [0-9]+ [0-9.]+ [0-9.]+$' "$tf" | tail -1)

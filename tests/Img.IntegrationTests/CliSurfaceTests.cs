@@ -17,6 +17,26 @@ public sealed class CliSurfaceTests
     }
 
     [Fact]
+    public async Task ANamespaceThatCannotBeMadeIsOneActionableErrorAndLeavesNothing()
+    {
+        // unshare finds newuidmap through PATH: without it the namespace cannot be made. Nothing is probed up front,
+        // so the explanation comes after the failed attempt, from the mark the child never removed.
+        var tmp = TestUser.CreateOwnedTempDir("userns-fail");
+        var img = new ImgCli();
+        img.Env["PATH"] = "/nonexistent";
+        img.Env["TMPDIR"] = tmp;
+        var r = await img.TryAsync("ls");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Error: cannot create a user namespace: unshare: failed to execute newuidmap", r.Stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+
+        img.Env.Remove("PATH");
+        var ok = await img.TryAsync("ls");
+        Assert.Equal(0, ok.ExitCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
+    [Fact]
     public async Task UnknownCommandIsAnErrorNamingIt()
     {
         var r = await _img.TryAsync("frobnicate");

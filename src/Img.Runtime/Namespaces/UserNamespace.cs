@@ -23,6 +23,9 @@ public static class UserNamespace
     /// <summary>Set to <c>1</c> in the re-executed child: it is already inside.</summary>
     public const string InsideVariable = "IMG_IN_USERNS";
 
+    /// <summary>A file the re-executed child deletes first thing: proof that unshare got as far as running it.</summary>
+    private const string MarkVariable = "IMG_USERNS_MARK";
+
     /// <summary>The outer process's pid, set in the re-executed child so it can tell when that parent dies.</summary>
     public const string ParentVariable = "IMG_USERNS_PARENT";
 
@@ -57,12 +60,35 @@ public static class UserNamespace
     {
         if (!NeedsReexec) return FollowParent() ? null : 128 + Libc.SIGINT;
         var command = BuildReexecCommand(program, args);
-        await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
         if (command.Warning is not null) warnings?.WriteLine(command.Warning);
+        // No probe run up front (it would double the namespace set-up of every command): the child removes this
+        // mark as soon as it runs inside. A failure with the mark still there is unshare's own, explained below.
+        var mark = CreateMark();
+        try
+        {
+            var code = await RunChildAsync(command, mark, cancellationToken).ConfigureAwait(false);
+            if (code != 0 && File.Exists(mark)) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            return code;
+        }
+        finally
+        {
+            try { File.Delete(mark); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
 
+    private static string CreateMark()
+    {
+        var mark = Path.Combine(Path.GetTempPath(), $"img-userns-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using (new FileStream(mark, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None)) { }
+        return mark;
+    }
+
+    private static async Task<int> RunChildAsync(ReexecCommand command, string mark, CancellationToken cancellationToken)
+    {
         var psi = new ProcessStartInfo(command.File) { UseShellExecute = false };
         foreach (var a in command.Args) psi.ArgumentList.Add(a);
         psi.Environment[InsideVariable] = "1";
+        psi.Environment[MarkVariable] = mark;
         psi.Environment[ParentVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         // The child's parent-death signal fires when the thread that forked it ends, not the process;
         // so the fork happens on a thread of its own that lives exactly as long as the child.
@@ -113,6 +139,11 @@ public static class UserNamespace
     /// </summary>
     private static bool FollowParent()
     {
+        if (Environment.GetEnvironmentVariable(MarkVariable) is { Length: > 0 } mark && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable)))
+        {
+            try { File.Delete(mark); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            Environment.SetEnvironmentVariable(MarkVariable, null); // not for RUN steps or helpers started later
+        }
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable)) ||
             !int.TryParse(Environment.GetEnvironmentVariable(ParentVariable), NumberStyles.None, CultureInfo.InvariantCulture, out int parent))
             return true;
