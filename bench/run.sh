@@ -164,6 +164,9 @@ echo "== (b) three parallel stages of ${stage_mb} MiB hashing + sleep 2"
 for r in $(run_ids); do
   measure b-stage host "$r" /bin/busybox sh -c \
     "/bin/busybox head -c $((stage_mb * 1048576)) /dev/urandom | /bin/busybox sha256sum >/dev/null && sleep 2" || true
+  # The same three commands at once, with no builder: what the cores allow before any builder overhead.
+  measure b-stages host "$r" /bin/busybox sh -c \
+    "for s in 1 2 3; do /bin/busybox sh -c '/bin/busybox head -c $((stage_mb * 1048576)) /dev/urandom | /bin/busybox sha256sum >/dev/null && sleep 2' & done; wait" || true
 done
 cold_build b "$here/cases/b-parallel-stages.Dockerfile" "$work/ctx/empty" --build-arg "BASE=$bb" --build-arg "MB=$stage_mb"
 

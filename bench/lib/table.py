@@ -104,6 +104,9 @@ stage = median(secs[("b-stage", "host")])
 i = results["b"][0]
 if i is not None and stage:
     bar(i <= 1.2 * stage, f"(b) {i:.2f} s within 20% of one stage's own time {stage:.2f} s (limit {1.2 * stage:.2f} s)")
+three = median(secs[("b-stages", "host")])
+if i is not None and three:
+    print(f"  [info] (b) the three stages' commands at once on the host, no builder: {three:.2f} s; img {i - three:+.2f} s over that")
 c = median(cpu[("c-build", "img")])
 if c is not None:
     print(f"  [info] (c) img build used {c:.2f} cores on average over its wall time")
