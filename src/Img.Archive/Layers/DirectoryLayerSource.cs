@@ -11,7 +11,8 @@ public sealed class DirectoryLayerSource(string root, WriteOptions? options = nu
         await WalkAsync(tar, files, root, "", ct).ConfigureAwait(false);
     }
 
-    private static async Task WalkAsync(TarStreamWriter tar, FileEntryWriter files, string dir, string rel, CancellationToken ct)
+    /// <summary>Writes every entry below <paramref name="dir"/> as <paramref name="rel"/>/…, sorted, parents before children.</summary>
+    internal static async Task WalkAsync(TarStreamWriter tar, FileEntryWriter files, string dir, string rel, CancellationToken ct)
     {
         foreach (var name in FileEntryWriter.ListSorted(dir))
         {

@@ -16,20 +16,7 @@ public sealed class PrefixedTreesLayerSource(IReadOnlyList<(string Prefix, strin
                 throw new ArgumentException($"prefix \"{prefix}\" must be one non-empty path component", nameof(trees));
             if (Native.Lstat(root) is not { IsDir: true } st) throw new DirectoryNotFoundException($"layer source {root} is not a directory");
             await files.WriteAsync(tar, root, prefix, st, ct).ConfigureAwait(false);
-            await WalkAsync(tar, files, root, prefix, ct).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task WalkAsync(TarStreamWriter tar, FileEntryWriter files, string dir, string rel, CancellationToken ct)
-    {
-        foreach (var name in FileEntryWriter.ListSorted(dir))
-        {
-            ct.ThrowIfCancellationRequested();
-            var full = Path.Combine(dir, name);
-            var entry = FileEntryWriter.Join(rel, name);
-            if (Native.Lstat(full) is not { } st) continue; // removed while walking
-            await files.WriteAsync(tar, full, entry, st, ct).ConfigureAwait(false);
-            if (st.IsDir) await WalkAsync(tar, files, full, entry, ct).ConfigureAwait(false);
+            await DirectoryLayerSource.WalkAsync(tar, files, root, prefix, ct).ConfigureAwait(false);
         }
     }
 }
