@@ -1,3 +1,4 @@
+using Img.Archive.Layers;
 using Img.Dockerfile;
 
 namespace Img.Build;
@@ -98,7 +99,7 @@ public static class FileCopier
             Posix.Lchown(dest, uid, gid);
             return;
         }
-        if (st.IsRegular) File.Copy(src, dest);
+        if (st.IsRegular) FileContents.Copy(src, dest, (long)st.Size); // plain open(2): no flock per file, as File.Copy takes
         else File.WriteAllBytes(dest, []); // a socket or fifo in the context becomes an empty file, as docker does
         File.SetUnixFileMode(dest, (UnixFileMode)Mode(st, options, isDirectory: false));
         Posix.Lchown(dest, uid, gid);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Img.Archive.Layers;
 using Img.Oci;
 
 namespace Img.Build;
@@ -39,13 +40,16 @@ public sealed class StatCache
     public int Hashed => _changed;
 
     /// <summary>The sha256 of the regular file at <paramref name="path"/> whose lstat is <paramref name="stat"/>.</summary>
-    public async Task<Digest> DigestAsync(string path, FileStat stat, CancellationToken ct)
+    public Task<Digest> DigestAsync(string path, FileStat stat, CancellationToken ct) => Task.FromResult(DigestOf(path, stat, ct));
+
+    private Digest DigestOf(string path, FileStat stat, CancellationToken ct)
     {
         if (_entries.TryGetValue(path, out var e) && Same(e.Stat, stat)) return e.Digest;
+        ct.ThrowIfCancellationRequested();
         Digest digest;
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using (stream.ConfigureAwait(false))
-            digest = Digest.FromSha256(await SHA256.HashDataAsync(stream, ct).ConfigureAwait(false));
+        // Synchronous, unlocked reads: a context has thousands of small files, each in the page cache.
+        using (var stream = FileReadStream.Open(path))
+            digest = Digest.FromSha256(SHA256.HashData(stream));
         _entries[path] = (stat, digest);
         Interlocked.Increment(ref _changed);
         return digest;

@@ -35,7 +35,7 @@ internal sealed class FileEntryWriter(WriteOptions options)
         }
         if (h.Kind == TarEntryKind.File && h.Size > 0)
         {
-            var file = new FileStream(File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan), FileAccess.Read, 0);
+            var file = FileReadStream.Open(fullPath);
             await using (file.ConfigureAwait(false))
                 await tar.WriteEntryAsync(h, file, ct).ConfigureAwait(false);
         }

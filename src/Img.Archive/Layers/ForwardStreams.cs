@@ -4,7 +4,7 @@ namespace Img.Archive.Layers;
 /// A stream that is only read, front to back: the members a non-seekable reader must refuse, written once.
 /// Subclasses supply the span and memory reads.
 /// </summary>
-internal abstract class ForwardReadStream : Stream
+public abstract class ForwardReadStream : Stream
 {
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -22,7 +22,7 @@ internal abstract class ForwardReadStream : Stream
 }
 
 /// <summary>A stream that is only written, front to back; subclasses supply the span write.</summary>
-internal abstract class ForwardWriteStream : Stream
+public abstract class ForwardWriteStream : Stream
 {
     public override bool CanRead => false;
     public override bool CanSeek => false;

@@ -107,29 +107,14 @@ public static class TreeCopy
 
         private void CopyFile(string s, string d, FileStat st)
         {
-            var inFd = Native.OpenAtOrThrow(Native.AT_FDCWD, s, Native.O_RDONLY | Native.O_NOFOLLOW, 0, s);
-            using var inHandle = new SafeFileHandle(inFd, ownsHandle: true);
-            var outFd = Native.OpenAtOrThrow(Native.AT_FDCWD, d, Native.O_WRONLY | Native.O_CREAT | Native.O_EXCL | Native.O_NOFOLLOW, 0b110_000_000, d);
-            using var outHandle = new SafeFileHandle(outFd, ownsHandle: true);
             _files++;
             _bytes += st.Size;
-            if (st.Size == 0) return;
-            if (Native.Ficlone(outFd, inFd) == 0) { _reflinked++; return; }
-            long left = st.Size;
-            var usedRange = false;
-            while (left > 0)
+            switch (FileContents.Copy(s, d, st.Size))
             {
-                var n = Native.CopyFileRange(inFd, outFd, left);
-                if (n > 0) { left -= n; usedRange = true; continue; }
-                if (n == 0) break; // source shrank
-                if (!usedRange && (n == -Native.EXDEV || n == -Native.EINVAL || n == -Native.ENOSYS || n == -Native.EOPNOTSUPP || n == -Native.EBADF)) break;
-                throw new NativeException("copy_file_range", d, (int)-n);
+                case FileContents.How.Reflink: _reflinked++; break;
+                case FileContents.How.CopyFileRange: _cfr++; break;
+                case FileContents.How.Streamed: _streamed++; break;
             }
-            if (left == 0 || usedRange) { _cfr++; return; }
-            using var input = new FileStream(inHandle, FileAccess.Read, 0);
-            using var output = new FileStream(outHandle, FileAccess.Write, 0);
-            input.CopyTo(output, 1 << 20);
-            _streamed++;
         }
 
         private void Meta(string s, string d, FileStat st)
