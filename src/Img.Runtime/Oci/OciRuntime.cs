@@ -149,10 +149,13 @@ public sealed class OciRuntime
         return !(ProcessOwner.TryParse(body[..dash], out var owner) && owner.IsAlive());
     }
 
-    private static async Task DeleteContainerAsync(string binary, string root, string id)
+    private static Task DeleteContainerAsync(string binary, string root, string id) => RunQuietlyAsync(binary, ["--root", root, "delete", "-f", id]);
+
+    /// <summary>Runs a runtime command to its end, its output drained and dropped (best-effort clean-up calls).</summary>
+    private static async Task RunQuietlyAsync(string binary, IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--root", root, "delete", "-f", id }) psi.ArgumentList.Add(a);
+        foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi);
         if (p is null) return;
         var o = p.StandardOutput.ReadToEndAsync();
@@ -215,18 +218,7 @@ public sealed class OciRuntime
         if (Runtime.IsCrun) yield return "--cgroup-manager=disabled";
     }
 
-    private async Task RuntimeCommandAsync(IReadOnlyList<string> args)
-    {
-        var psi = new ProcessStartInfo(Runtime.Path) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi);
-        if (p is null) return;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().ConfigureAwait(false);
-        await Task.WhenAll(o, e).ConfigureAwait(false);
-    }
+    private Task RuntimeCommandAsync(IReadOnlyList<string> args) => RunQuietlyAsync(Runtime.Path, [.. GlobalArgs(), .. args]);
 
     private static List<string> BuildEnv(IReadOnlyList<string> env, ExecUser user)
     {
