@@ -15,7 +15,7 @@ namespace Img.Archive.Layers;
 /// Unlike pigz, blocks do not prime their window with the previous block's tail (.NET's deflate has
 /// no preset dictionary), which costs a fraction of a percent of ratio.
 /// </summary>
-public sealed class ParallelGzipStream : Stream
+public sealed class ParallelGzipStream : ForwardWriteStream
 {
     /// <summary>The default block size: 1 MiB, as pigz uses (128 KiB) scaled for layer sizes.</summary>
     public const int DefaultBlockSize = 1 << 20;
@@ -57,14 +57,8 @@ public sealed class ParallelGzipStream : Stream
         _block = ArrayPool<byte>.Shared.Rent(blockSize);
     }
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
     public override bool CanWrite => !_finished;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _length; set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
