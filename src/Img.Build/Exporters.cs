@@ -12,37 +12,14 @@ internal static class Exporters
         ProgressSink progress, CancellationToken ct)
     {
         var output = request.Output;
+        void LogManifest(StepReporter step)
+        {
+            step.Log($"exporting manifest {result.Manifest.Digest} done");
+            step.Log($"exporting config {result.Config.Digest} done");
+        }
+        if (await ExportImageAsync(request, store, result.Manifest, result.ImageConfig.Platform, LogManifest, progress, ct).ConfigureAwait(false)) return;
         switch (output.Type)
         {
-            case "image":
-                {
-                    var step = progress.Start("exporting to image");
-                    step.Log("exporting layers done");
-                    step.Log($"exporting manifest {result.Manifest.Digest} done");
-                    step.Log($"exporting config {result.Config.Digest} done");
-                    foreach (var name in request.Names)
-                    {
-                        store.Metadata.PutImage(name.ToString(), result.Manifest);
-                        step.Log($"naming to {name} done");
-                    }
-                    step.Done();
-                    break;
-                }
-            case "docker" or "oci":
-                {
-                    var step = progress.Start($"exporting to {output.Type} image format");
-                    step.Log($"exporting manifest {result.Manifest.Digest} done");
-                    step.Log($"exporting config {result.Config.Digest} done");
-                    var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
-                    var images = request.Names.Select(n => new ArchiveImage(n, result.Manifest)).ToList();
-                    // Without a name the archive names nothing (no made-up "image:latest").
-                    await WriteOutputAsync(request, s => images.Count > 0
-                        ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, result.ImageConfig.Platform, ct)
-                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, result.Manifest, ct), ct).ConfigureAwait(false);
-                    step.Log("sending tarball done");
-                    step.Done();
-                    break;
-                }
             case "tar":
                 {
                     var step = progress.Start("exporting to client tarball");
@@ -70,6 +47,49 @@ internal static class Exporters
                 }
             default:
                 throw new BuildFailedException($"failed to solve: exporter \"{output.Type}\" could not be found");
+        }
+    }
+
+    /// <summary>
+    /// The exporters that take the image itself, <paramref name="target"/> (a manifest, or the index of several
+    /// platforms): the image store (<c>-t</c> and <c>name=</c> name it) and docker/OCI archives, whose docker
+    /// manifest.json lists the image for <paramref name="archivePlatform"/>. False for the filesystem exporters.
+    /// </summary>
+    internal static async Task<bool> ExportImageAsync(BuildRequest request, LocalStore store, Descriptor target, Platform archivePlatform,
+        Action<StepReporter> logManifests, ProgressSink progress, CancellationToken ct)
+    {
+        var output = request.Output;
+        switch (output.Type)
+        {
+            case "image":
+                {
+                    var step = progress.Start("exporting to image");
+                    step.Log("exporting layers done");
+                    logManifests(step);
+                    foreach (var name in request.Names)
+                    {
+                        store.Metadata.PutImage(name.ToString(), target);
+                        step.Log($"naming to {name} done");
+                    }
+                    step.Done();
+                    return true;
+                }
+            case "docker" or "oci":
+                {
+                    var step = progress.Start($"exporting to {output.Type} image format");
+                    logManifests(step);
+                    var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
+                    var images = request.Names.Select(n => new ArchiveImage(n, target)).ToList();
+                    // Without a name the archive names nothing (no made-up "image:latest").
+                    await WriteOutputAsync(request, s => images.Count > 0
+                        ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, archivePlatform, ct)
+                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, target, ct), ct).ConfigureAwait(false);
+                    step.Log("sending tarball done");
+                    step.Done();
+                    return true;
+                }
+            default:
+                return false;
         }
     }
 

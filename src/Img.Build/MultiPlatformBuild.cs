@@ -90,34 +90,10 @@ public static class MultiPlatformBuild
         ProgressSink progress, CancellationToken ct)
     {
         var output = request.Output;
+        if (await Exporters.ExportImageAsync(request, store, index, Platform.Host, step => LogManifests(step, solved, index), progress, ct).ConfigureAwait(false))
+            return;
         switch (output.Type)
         {
-            case "image":
-                {
-                    var step = progress.Start("exporting to image");
-                    step.Log("exporting layers done");
-                    LogManifests(step, solved, index);
-                    foreach (var name in request.Names)
-                    {
-                        store.Metadata.PutImage(name.ToString(), index);
-                        step.Log($"naming to {name} done");
-                    }
-                    step.Done();
-                    break;
-                }
-            case "docker" or "oci":
-                {
-                    var step = progress.Start($"exporting to {output.Type} image format");
-                    LogManifests(step, solved, index);
-                    var format = output.Type == "docker" ? ArchiveFormat.Docker : ArchiveFormat.Oci;
-                    var images = request.Names.Select(n => new ArchiveImage(n, index)).ToList();
-                    await Exporters.WriteOutputAsync(request, s => images.Count > 0
-                        ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, Platform.Host, ct)
-                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, index, ct), ct).ConfigureAwait(false);
-                    step.Log("sending tarball done");
-                    step.Done();
-                    break;
-                }
             case "tar":
                 {
                     var step = progress.Start("exporting to client tarball");
