@@ -37,6 +37,18 @@ public sealed class CliSurfaceTests
     }
 
     [Fact]
+    public async Task WithNowhereToPutTheMarkTheNamespaceIsProbedFirst()
+    {
+        var img = new ImgCli();
+        img.Env["TMPDIR"] = "/nonexistent/img-tmp";
+        Assert.Equal(0, (await img.TryAsync("ls")).ExitCode);
+        img.Env["PATH"] = "/nonexistent";
+        var r = await img.TryAsync("ls");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Error: cannot create a user namespace: unshare: failed to execute newuidmap", r.Stderr);
+    }
+
+    [Fact]
     public async Task UnknownCommandIsAnErrorNamingIt()
     {
         var r = await _img.TryAsync("frobnicate");

@@ -64,31 +64,40 @@ public static class UserNamespace
         // No probe run up front (it would double the namespace set-up of every command): the child removes this
         // mark as soon as it runs inside. A failure with the mark still there is unshare's own, explained below.
         var mark = CreateMark();
+        // No place for a mark (TMPDIR missing or read-only): probe first, as the mark would have told after.
+        if (mark is null) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
         try
         {
             var code = await RunChildAsync(command, mark, cancellationToken).ConfigureAwait(false);
-            if (code != 0 && File.Exists(mark)) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            if (code != 0 && mark is not null && File.Exists(mark)) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
             return code;
         }
         finally
         {
-            try { File.Delete(mark); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (mark is not null)
+            {
+                try { File.Delete(mark); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
     }
 
-    private static string CreateMark()
+    private static string? CreateMark()
     {
         var mark = Path.Combine(Path.GetTempPath(), $"img-userns-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        using (new FileStream(mark, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None)) { }
-        return mark;
+        try
+        {
+            using (new FileStream(mark, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None)) { }
+            return mark;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
-    private static async Task<int> RunChildAsync(ReexecCommand command, string mark, CancellationToken cancellationToken)
+    private static async Task<int> RunChildAsync(ReexecCommand command, string? mark, CancellationToken cancellationToken)
     {
         var psi = new ProcessStartInfo(command.File) { UseShellExecute = false };
         foreach (var a in command.Args) psi.ArgumentList.Add(a);
         psi.Environment[InsideVariable] = "1";
-        psi.Environment[MarkVariable] = mark;
+        if (mark is not null) psi.Environment[MarkVariable] = mark;
         psi.Environment[ParentVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         // The child's parent-death signal fires when the thread that forked it ends, not the process;
         // so the fork happens on a thread of its own that lives exactly as long as the child.
