@@ -62,10 +62,11 @@ public sealed class ImgBuildFixture : IAsyncLifetime
 
     public Task<ProcessResult> BuildAsync(string cwd, params string[] args) => ImgAsync(cwd, null, ["build", .. args]);
 
-    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null)
+    /// <summary>img as the test user; one that runs longer than <paramref name="timeout"/> (3 minutes unless told) is killed and throws.</summary>
+    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null, TimeSpan? timeout = null)
     {
         var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args]);
-        return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
+        return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: timeout ?? TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
     }
 }
 
