@@ -1,9 +1,11 @@
+using Img.TestSupport;
+
 namespace Img.Fs.Tests;
 
 public sealed class FileTreeTests : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("img-filetree").FullName;
-    private readonly Canary _canary = new();
+    private readonly Canary _canary = Canary.Create("img-filetree-canary");
 
     public void Dispose()
     {
@@ -23,9 +25,9 @@ public sealed class FileTreeTests : IDisposable
     public void Removal_unlinks_links_out_of_the_tree_and_never_walks_or_chmods_through_them()
     {
         var t = Tree("t");
-        File.CreateSymbolicLink(Path.Combine(t, "to-canary"), _canary.Dir);
+        File.CreateSymbolicLink(Path.Combine(t, "to-canary"), _canary.Root);
         File.CreateSymbolicLink(Path.Combine(t, "d", "to-root"), "/");
-        File.CreateSymbolicLink(Path.Combine(t, "d", "a", "to-sub"), Path.Combine(_canary.Dir, "sub"));
+        File.CreateSymbolicLink(Path.Combine(t, "d", "a", "to-locked"), Path.Combine(_canary.Root, "locked"));
         // A read-only directory inside is emptied: modes change on the tree's own directories only.
         File.SetUnixFileMode(Path.Combine(t, "d", "a"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
 
