@@ -64,12 +64,19 @@ public static class UserNamespace
         // No probe run up front (it would double the namespace set-up of every command): the child removes this
         // mark as soon as it runs inside. A failure with the mark still there is unshare's own, explained below.
         var mark = CreateMark();
+        // unshare forks helpers that wait for it to enter the namespace; when it fails they wait forever, orphaned,
+        // holding its stderr open. As their subreaper img inherits them and ends them (Orphans.KillAll).
+        _ = Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         // No place for a mark (TMPDIR missing or read-only): probe first, as the mark would have told after.
         if (mark is null) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
         try
         {
             var code = await RunChildAsync(command, mark, cancellationToken).ConfigureAwait(false);
-            if (code != 0 && mark is not null && File.Exists(mark)) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            if (code != 0 && mark is not null && File.Exists(mark))
+            {
+                Orphans.KillAll();
+                await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            }
             return code;
         }
         finally
@@ -245,10 +252,11 @@ public static class UserNamespace
         _ = p.StandardOutput.ReadToEndAsync(cancellationToken);
         await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (p.ExitCode == 0) return;
-        var why = (await stderr.ConfigureAwait(false)).Trim().Split('\n').FirstOrDefault() ?? "";
-        if (why.Contains("Operation not permitted", StringComparison.Ordinal))
-            throw new UserNamespaceException($"cannot create a user namespace ({why}): enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 (Ubuntu: sysctl kernel.apparmor_restrict_unprivileged_userns=0)");
-        throw new UserNamespaceException($"cannot create a user namespace: {why}");
+        Orphans.KillAll(); // its waiting helpers hold the pipe: end them, then the read sees EOF
+        string text;
+        try { text = await stderr.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); }
+        catch (TimeoutException) { text = ""; }
+        throw new UserNamespaceException(UserNamespaceDiagnosis.Explain(text, UserNamespaceDiagnosis.Facts.Read()));
     }
 
     private static string? ReadSysctl(string path)
