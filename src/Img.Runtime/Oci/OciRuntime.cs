@@ -208,11 +208,15 @@ public sealed class OciRuntime
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
         };
         foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
-        foreach (var a in new[] { "run", "--bundle", bundle, id }) psi.ArgumentList.Add(a);
+        // The runtime writes the pid file once the container exists: a failure without it is the runtime's own
+        // (a /proc it may not mount, a cgroup layout it refuses), not the exit code of the step's command.
+        var pidFile = Path.Combine(bundle, "pid");
+        foreach (var a in new[] { "run", "--bundle", bundle, "--pid-file", pidFile, id }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Runtime.Path}");
         p.StandardInput.Close();
+        var errTail = new TailStream(stderr, 4096);
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
-        var copyErr = p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
+        var copyErr = p.StandardError.BaseStream.CopyToAsync(errTail, CancellationToken.None);
         try
         {
             await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -228,6 +232,8 @@ public sealed class OciRuntime
             throw;
         }
         await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+        if (p.ExitCode != 0 && !File.Exists(pidFile))
+            throw new OciRuntimeException($"{Runtime.Name} could not start the step's container: {errTail.LastLine() ?? $"exit status {p.ExitCode}"}");
         return p.ExitCode;
     }
 
