@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Img.Dockerfile;
@@ -12,6 +13,7 @@ namespace Img.Build;
 public sealed class BuildContext
 {
     private readonly StatCache _stats;
+    private readonly ConcurrentDictionary<string, bool> _holdsReincluded = new(StringComparer.Ordinal);
 
     /// <summary>A context over <paramref name="directory"/> with <paramref name="ignore"/> applied.</summary>
     public BuildContext(string directory, DockerIgnore ignore, StatCache stats)
@@ -27,8 +29,29 @@ public sealed class BuildContext
     /// <summary>The ignore rules.</summary>
     public DockerIgnore Ignore { get; }
 
-    /// <summary>Whether a context-relative path is hidden by .dockerignore.</summary>
-    public bool IsExcluded(string relative) => relative.Length > 0 && Ignore.IsExcluded(relative);
+    /// <summary>
+    /// Whether a context-relative path is hidden by .dockerignore. An excluded directory stays visible when a <c>!</c>
+    /// exception re-includes something below it: the context BuildKit receives holds the parent directories of every
+    /// re-included path, so <c>COPY conf /conf/</c> works with <c>conf</c> and <c>!conf/keep.txt</c> (and copies keep.txt only).
+    /// </summary>
+    public bool IsExcluded(string relative) =>
+        relative.Length > 0 && Ignore.IsExcluded(relative) && !(Ignore.Matcher.HasExclusions && HoldsReincluded(relative));
+
+    private bool HoldsReincluded(string dir) =>
+        _holdsReincluded.GetOrAdd(dir, d => Posix.TryLstat(HostPath(d)) is { IsDirectory: true } && AnyVisibleBelow(d));
+
+    /// <summary>Whether anything below the excluded directory <paramref name="dir"/> is not excluded.</summary>
+    private bool AnyVisibleBelow(string dir)
+    {
+        if (Ignore.CanSkipDir(dir)) return false;
+        foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(HostPath(dir)))
+        {
+            var rel = dir + "/" + Path.GetFileName(entry);
+            if (!Ignore.IsExcluded(rel)) return true;
+            if (Posix.TryLstat(entry) is { IsDirectory: true } && HoldsReincluded(rel)) return true;
+        }
+        return false;
+    }
 
     /// <summary>Context-relative paths matching a COPY/ADD source.</summary>
     public List<string> Match(string source) => SourcePattern.Match(Directory, source, IsExcluded);

@@ -20,18 +20,23 @@ public static class FileCopier
     /// <summary>
     /// Copies <paramref name="source"/> (host path; a directory's contents, or a file/symlink) to <paramref name="destination"/>
     /// (host path already resolved inside the rootfs). <paramref name="sourceRelative"/> names the source for <see cref="CopyOptions.Include"/>.
+    /// Files hard-linked to each other in the source are hard-linked in the copy too, as BuildKit's copier keeps them.
     /// </summary>
     public static void Copy(string source, string sourceRelative, string destination, CopyOptions options)
     {
         var st = Posix.Lstat(source);
+        var links = new HardLinks();
         if (st.IsDirectory)
         {
             EnsureDirectory(destination, st, options, applyToExisting: false);
-            CopyChildren(source, sourceRelative, destination, options);
+            CopyChildren(source, sourceRelative, destination, options, links);
             return;
         }
-        CopyEntry(source, st, destination, options);
+        CopyEntry(source, st, destination, options, links);
     }
+
+    /// <summary>Where the first copy of each multiply-linked source file went, by (device, inode).</summary>
+    private sealed class HardLinks : Dictionary<(ulong Device, ulong Inode), string>;
 
     /// <summary>Creates the directories of <paramref name="dir"/> (inside <paramref name="root"/>) that do not exist, owned as <paramref name="owner"/>.</summary>
     public static string MakeDirectories(string root, string dir, (uint Uid, uint Gid)? owner)
@@ -53,7 +58,7 @@ public static class FileCopier
         return RootPath.Resolve(root, dir);
     }
 
-    private static void CopyChildren(string sourceDir, string sourceRelative, string destDir, CopyOptions options)
+    private static void CopyChildren(string sourceDir, string sourceRelative, string destDir, CopyOptions options, HardLinks links)
     {
         var names = Directory.EnumerateFileSystemEntries(sourceDir).Select(Path.GetFileName).ToList();
         names.Sort(StringComparer.Ordinal);
@@ -70,11 +75,11 @@ public static class FileCopier
                 if (!include && !Directory.EnumerateFileSystemEntries(src, "*", SearchOption.AllDirectories)
                         .Any(p => options.Include!(rel + "/" + Path.GetRelativePath(src, p).Replace('\\', '/')))) continue;
                 EnsureDirectory(dst, st, options, applyToExisting: true);
-                CopyChildren(src, rel, dst, options);
+                CopyChildren(src, rel, dst, options, links);
             }
             else if (include)
             {
-                CopyEntry(src, st, dst, options);
+                CopyEntry(src, st, dst, options, links);
             }
         }
     }
@@ -91,11 +96,20 @@ public static class FileCopier
         Directory.SetLastWriteTimeUtc(dest, DateTimeOffset.FromUnixTimeMilliseconds(source.MtimeNs / 1_000_000).UtcDateTime);
     }
 
-    private static void CopyEntry(string src, FileStat st, string dest, CopyOptions options)
+    private static void CopyEntry(string src, FileStat st, string dest, CopyOptions options, HardLinks links)
     {
         var existing = Posix.TryLstat(dest);
         if (existing is { IsDirectory: true }) Img.Fs.FileTree.RemoveTree(dest);
         else if (existing is not null) File.Delete(dest);
+        if (st.IsRegular && st.Links > 1)
+        {
+            if (links.TryGetValue((st.Device, st.Inode), out var first))
+            {
+                Posix.Link(first, dest);
+                return;
+            }
+            links[(st.Device, st.Inode)] = dest;
+        }
         var (uid, gid) = Owner(st, options);
         if (st.IsSymlink)
         {

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Img.Build;
 
 /// <summary>What lstat tells about a file that .NET's FileInfo does not: inode, owner, exact mode and change time.</summary>
-public readonly record struct FileStat(ulong Inode, ulong Size, uint Mode, uint Uid, uint Gid, long MtimeNs, long CtimeNs)
+public readonly record struct FileStat(ulong Inode, ulong Size, uint Mode, uint Uid, uint Gid, long MtimeNs, long CtimeNs, uint Links = 1, ulong Device = 0)
 {
     /// <summary>The file type bits.</summary>
     public uint Type => Mode & 0xF000;
@@ -52,7 +52,9 @@ public static partial class Posix
             BinaryPrimitives.ReadUInt16LittleEndian(buf[28..]),
             BinaryPrimitives.ReadUInt32LittleEndian(buf[20..]),
             BinaryPrimitives.ReadUInt32LittleEndian(buf[24..]),
-            Ns(buf[112..]), Ns(buf[96..]));
+            Ns(buf[112..]), Ns(buf[96..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(buf[16..]),
+            ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(buf[136..]) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(buf[140..]));
     }
 
     /// <summary>lstat of <paramref name="path"/>.</summary>
@@ -60,6 +62,16 @@ public static partial class Posix
 
     private static long Ns(ReadOnlySpan<byte> ts) =>
         BinaryPrimitives.ReadInt64LittleEndian(ts) * 1_000_000_000L + BinaryPrimitives.ReadUInt32LittleEndian(ts[8..]);
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LinkNative(string existing, string created);
+
+    /// <summary>Makes <paramref name="created"/> a hard link to <paramref name="existing"/>.</summary>
+    public static void Link(string existing, string created)
+    {
+        if (LinkNative(existing, created) != 0)
+            throw new IOException($"link {created}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
 
     /// <summary>Changes the owner of <paramref name="path"/> without following a final symlink.</summary>
     public static void Lchown(string path, uint uid, uint gid)

@@ -52,6 +52,16 @@ public static class SourcePattern
         return result;
     }
 
+    /// <summary>
+    /// The pivot of a <c>COPY --parents</c> source: the cleaned part before its first <c>/./</c> (<c>./a/./b/c.txt</c>
+    /// gives <c>a</c>), whose own components the copy leaves out; empty when there is none (the whole path is kept).
+    /// </summary>
+    public static string ParentsPivot(string source)
+    {
+        var cut = source.Replace('\\', '/').IndexOf("/./", StringComparison.Ordinal);
+        return cut < 0 ? "" : Clean(source[..cut]);
+    }
+
     /// <summary>Cleans a context-relative path: no leading '/', no '.' or empty components, '..' cannot climb above the root.</summary>
     public static string Clean(string path)
     {

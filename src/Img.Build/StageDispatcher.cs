@@ -31,7 +31,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         _state = await BaseAsync(ct).ConfigureAwait(false);
         var env = ImageConfigRules.WithDefaultPath(Config.Config.Env ?? []);
         Config.Config.Env = env;
-        var scope = solver.Plan.CreateScope(stage, env);
+        var scope = solver.Plan.CreateScope(stage, env, _state.Args);
         _shell = Config.Config.Shell is { Count: > 0 } sh ? sh : ImageConfigRules.DefaultShell(Config.OS.Length > 0 ? Config.OS : "linux");
 
         var triggers = Config.Config.OnBuild is { Count: > 0 } t ? OnbuildTriggers.Parse(t, solver.Plan.Document.Syntax.EscapeToken) : [];
@@ -47,7 +47,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             catch (DockerfileException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
             await DispatchAsync(ins, raw, scope, ct).ConfigureAwait(false);
         }
-        return _state;
+        return new StageState { Key = _state.Key, Snapshot = _state.Snapshot, Layers = _state.Layers, Config = _state.Config, Created = _state.Created, Args = scope.DeclaredArgs };
     }
 
     private static bool IsVertex(Instruction i) => i is RunInstruction or CopyInstruction or AddInstruction or WorkdirInstruction;
@@ -58,7 +58,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         if (stage.BaseStageIndex is int b)
         {
             var parent = await solver.StageAsync(b, ct).ConfigureAwait(false);
-            return new StageState { Key = parent.Key, Snapshot = parent.Snapshot, Layers = [.. parent.Layers], Config = StageState.Clone(parent.Config), Created = parent.Created };
+            return new StageState { Key = parent.Key, Snapshot = parent.Snapshot, Layers = [.. parent.Layers], Config = StageState.Clone(parent.Config), Created = parent.Created, Args = parent.Args };
         }
         if (stage.IsScratch)
         {
@@ -66,10 +66,11 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             {
                 Key = BuildCache.Key("scratch"),
                 Layers = [],
+                // BuildKit's empty image: the default PATH and "/" as the working directory.
                 Config = new ImageConfig
                 {
                     OS = platform.OS, Architecture = platform.Architecture, Variant = platform.Variant,
-                    Config = new ContainerConfig { Env = [.. ImageConfigRules.DefaultEnv(platform.OS)] },
+                    Config = new ContainerConfig { Env = [.. ImageConfigRules.DefaultEnv(platform.OS)], WorkingDir = "/" },
                     RootFs = new RootFs(),
                 },
             };
@@ -127,11 +128,12 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var c = Config.Config;
         switch (ins)
         {
-            case EnvInstruction:
+            case EnvInstruction env:
                 c.Env = [.. scope.ConfigEnv];
-                History(raw.Location.Original.Trim(), true);
+                History("ENV " + string.Join(' ', env.Env.Select(kv => kv.Key + "=" + kv.Value)), true);
                 break;
-            case ArgInstruction:
+            case ArgInstruction arg:
+                History("ARG " + string.Join(' ', arg.Args.Select(a => a.Value is null ? a.Key : a.Key + "=" + a.Value)), true);
                 break;
             case LabelInstruction label:
                 c.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -141,7 +143,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             case ExposeInstruction expose:
                 c.ExposedPorts ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
                 foreach (var p in expose.Ports.SelectMany(PortSpec.Parse)) c.ExposedPorts[p] = EmptyObject.Instance;
-                History("EXPOSE " + string.Join(' ', expose.Ports), true);
+                History(HistoryText.Expose(expose.Ports.SelectMany(PortSpec.Parse)), true);
                 break;
             case VolumeInstruction volume:
                 c.Volumes ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
@@ -216,7 +218,10 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
     private async Task WorkdirAsync(WorkdirInstruction wd, Instruction raw, CancellationToken ct)
     {
         var path = CleanAbs(wd.Path.StartsWith('/') ? wd.Path : (Config.Config.WorkingDir ?? "/") + "/" + wd.Path);
-        Config.Config.WorkingDir = path;
+        // As BuildKit: the config keeps an absolute path as written (WORKDIR /srv/app/ stays "/srv/app/"), a relative
+        // one joined onto the current directory and cleaned; the directory made is the cleaned path either way.
+        var configured = wd.Path.StartsWith('/') ? wd.Path : path;
+        Config.Config.WorkingDir = configured;
         var user = Config.Config.User;
         var before = _state.Layers.Count;
         _state = await solver.LayerStepAsync(_state, StepName(raw), "WORKDIR " + path, ["WORKDIR", path, user ?? ""], (dir, _) =>
@@ -230,7 +235,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             FileCopier.MakeDirectories(dir, path, owner);
             return Task.CompletedTask;
         }, ct).ConfigureAwait(false);
-        LayerHistory("WORKDIR " + path, before);
+        LayerHistory("WORKDIR " + configured, before);
     }
 
     private static string ReadSecret(string id, string file)
@@ -293,14 +298,15 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                     {
                         if (target is null) throw new BuildFailedException("failed to solve: mount target must be set for cache mounts");
                         var id = m.Id is { Length: > 0 } i ? i : target;
-                        keyParts.Add($"cache {id} {target}");
+                        var ownerGiven = m.Uid is not null || m.Gid is not null || m.Mode is not null;
+                        keyParts.Add(ownerGiven ? $"cache {id} {target} {m.Uid ?? 0}:{m.Gid ?? 0}:{m.Mode ?? 0b111_101_101}" : $"cache {id} {target}");
                         var sharing = m.Sharing switch
                         {
                             Img.Dockerfile.CacheSharing.Private => Img.Runtime.Oci.CacheSharing.Private,
                             Img.Dockerfile.CacheSharing.Locked => Img.Runtime.Oci.CacheSharing.Locked,
                             _ => Img.Runtime.Oci.CacheSharing.Shared,
                         };
-                        mounts.Add(new CacheMount(id, target, sharing, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b111_101_101), m.ReadOnly));
+                        mounts.Add(new CacheMount(id, target, sharing, m.Uid ?? 0, m.Gid ?? 0, (UnixFileMode)(m.Mode ?? 0b111_101_101), m.ReadOnly, ownerGiven));
                         break;
                     }
                 case DfMountType.Tmpfs:
@@ -366,16 +372,22 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                     throw new BuildFailedException($"failed to solve: process \"{string.Join(' ', argv)}\" did not complete successfully: exit code: {code}");
             }, ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
-        LayerHistory("RUN " + string.Join(' ', argv) + " # buildkit", before);
+        LayerHistory("RUN " + HistoryText.RunCommand(argv, scope.DeclaredArgs, scope.ExpansionEnvironment()) + " # buildkit", before);
     }
 
     private List<string> RunArgs(RunInstruction run)
     {
-        if (run.Heredocs.Count == 1 && run.Command.PrependShell && string.Join(' ', run.Command.Args).TrimStart().StartsWith("<<", StringComparison.Ordinal)
-            && !string.Join(' ', run.Command.Args).Trim().Contains(' ', StringComparison.Ordinal))
+        if (run.Heredocs.Count > 0 && run.Command.PrependShell)
         {
+            var line = string.Join(' ', run.Command.Args);
             // RUN <<EOF: the body is the script, run by the shell.
-            return [.. _shell, run.Heredocs[0].EffectiveContent];
+            if (run.Heredocs.Count == 1 && HeredocSyntax.Parse(line.Trim()) is not null)
+                return [.. _shell, run.Heredocs[0].EffectiveContent];
+            // RUN <<-EOF sh, RUN cat <<A <<B …: as BuildKit, the line, each raw body and its terminator go to the
+            // shell, which feeds the bodies to the command itself (and strips the tabs of <<- itself).
+            var full = new StringBuilder(line);
+            foreach (var doc in run.Heredocs) full.Append('\n').Append(doc.Content).Append(doc.Name);
+            return [.. _shell, full.ToString()];
         }
         return ImageConfigRules.CommandArgs(run.Command, _shell);
     }
@@ -490,7 +502,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 }
             }
             foreach (var content in req.Files.SourceContents)
-                keyParts.Add("heredoc " + content.Path + "\0" + (content.Expand ? scope.ExpandWord(content.Data) : content.Data));
+                keyParts.Add("heredoc " + content.Path + "\0" + (content.Expand ? scope.ExpandHeredoc(content.Data) : content.Data));
 
             var before = _state.Layers.Count;
             _state = await solver.LayerStepAsync(_state, StepName(raw), $"{verb} {string.Join(' ', req.Files.SourcePaths)} {destPath}", keyParts, async (rootfs, step) =>
@@ -499,13 +511,13 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 var options = new CopyOptions(owner, !fromContext, chmod) { Warn = w => step.Log("WARNING: " + w) };
                 if (fromContext)
                 {
-                    foreach (var (_, matches) in contextSources)
+                    foreach (var (pattern, matches) in contextSources)
                     {
                         foreach (var rel in matches.Where(r => excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
                         {
                             var notExcluded = NotExcludedBelow(rel, excludes);
                             var include = (string r) => !solver.Context.IsExcluded(r) && notExcluded(r);
-                            await CopyOneAsync(rootfs, solver.Context.HostPath(rel), rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, true, ct).ConfigureAwait(false);
+                            await CopyOneAsync(rootfs, solver.Context.HostPath(rel), rel, SourcePattern.ParentsPivot(pattern), destPath, destIsDir, req, options with { Include = include }, true, ct).ConfigureAwait(false);
                         }
                     }
                 }
@@ -523,7 +535,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                                 if (Posix.TryLstat(host) is null)
                                     throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{rel}\": not found");
                                 var include = NotExcludedBelow(rel, excludes);
-                                await CopyOneAsync(rootfs, host, rel, destPath, destIsDir || matches.Count > 1, req, options with { Include = include }, false, ct).ConfigureAwait(false);
+                                await CopyOneAsync(rootfs, host, rel, SourcePattern.ParentsPivot(src), destPath, destIsDir, req, options with { Include = include }, false, ct).ConfigureAwait(false);
                             }
                         }
                         return true;
@@ -538,7 +550,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 }
                 foreach (var content in req.Files.SourceContents)
                 {
-                    var data = content.Expand ? scope.ExpandWord(content.Data) : content.Data;
+                    var data = content.Expand ? scope.ExpandHeredoc(content.Data) : content.Data;
                     var target = destIsDir ? DestDir(rootfs, destPath, owner) + "/" + content.Path : DestFile(rootfs, destPath, owner);
                     var exists = Posix.TryLstat(target);
                     if (exists is not null && !exists.Value.IsDirectory) File.Delete(target);
@@ -548,7 +560,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                     Posix.Lchown(target, u, g);
                 }
             }, ct).ConfigureAwait(false);
-            LayerHistory($"{verb} {string.Join(' ', req.Files.SourcePaths.Concat(req.Files.SourceContents.Select(s => "<<" + s.Path)))} {destPath} # buildkit", before);
+            LayerHistory(HistoryText.Copy(verb, req.Parents, req.Chown, req.Chmod, req.Files) + " # buildkit", before);
         }
         finally
         {
@@ -564,7 +576,12 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         ? _ => true
         : r => !excludes.MatchesOrParentMatches(source.Length == 0 ? r : r.Length > source.Length ? r[(source.Length + 1)..] : "");
 
-    private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string destPath, bool destIsDir, CopyRequest req, CopyOptions options, bool followTop, CancellationToken ct)
+    /// <summary>
+    /// Copies one match of a source. Several matches of a wildcard go one after another onto a destination without a
+    /// trailing slash, as BuildKit does (a file destination ends up holding the last); <paramref name="pivot"/> is the
+    /// part of a <c>--parents</c> source before <c>/./</c>, left out of the copied path.
+    /// </summary>
+    private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string pivot, string destPath, bool destIsDir, CopyRequest req, CopyOptions options, bool followTop, CancellationToken ct)
     {
         var st = Posix.Lstat(hostSource);
         if (followTop && st.IsSymlink)
@@ -576,7 +593,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var target = destPath;
         if (req.Parents)
         {
-            var parent = Path.GetDirectoryName(rel)?.Replace('\\', '/') ?? "";
+            var kept = pivot.Length > 0 && rel.StartsWith(pivot + "/", StringComparison.Ordinal) ? rel[(pivot.Length + 1)..] : rel;
+            var parent = Path.GetDirectoryName(kept)?.Replace('\\', '/') ?? "";
             target = CleanAbs(destPath + "/" + parent);
             destIsDir = true;
         }

@@ -19,6 +19,9 @@ internal sealed class StageState
     /// </summary>
     public DateTimeOffset? Created { get; init; }
 
+    /// <summary>The stage's ARGs when it ended; a stage built <c>FROM</c> it starts with them (set once the stage is done).</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Args { get; init; } = [];
+
     public StageState With(string key, string? snapshot, LayerRef? layer, DateTimeOffset? created) => new()
     {
         Key = key,

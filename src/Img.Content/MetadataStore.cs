@@ -5,17 +5,21 @@ namespace Img.Content;
 
 /// <summary>
 /// The metadata database (<c>metadata.db</c>, SQLite in WAL mode): image records, build-cache
-/// records and leases. Safe for several img processes at once: every change is one transaction.
+/// records and leases. Safe for several img processes at once: every change is one transaction, and
+/// SQLite's busy timeout makes a process wait for another's. Safe for several threads of one process
+/// (parallel stages, platforms): a connection runs one statement or transaction at a time, so every
+/// operation holds <see cref="_gate"/> for its whole use of the connection.
 /// </summary>
 public sealed class MetadataStore : IDisposable
 {
     private const int SchemaVersion = 1;
     private readonly SqliteConnection _conn;
+    private readonly Lock _gate = new();
 
     public MetadataStore(string path)
     {
         _conn = Sqlite.Open(path);
-        Migrate();
+        lock (_gate) Migrate();
     }
 
     private void Migrate()
@@ -55,38 +59,50 @@ public sealed class MetadataStore : IDisposable
 
     public IReadOnlyList<ImageRecord> ListImages()
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "SELECT name, media_type, digest, size, created_at, updated_at FROM images ORDER BY name";
-        return ReadImages(cmd);
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "SELECT name, media_type, digest, size, created_at, updated_at FROM images ORDER BY name";
+            return ReadImages(cmd);
+        }
     }
 
     public ImageRecord? GetImage(string name)
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "SELECT name, media_type, digest, size, created_at, updated_at FROM images WHERE name = $n";
-        cmd.Parameters.AddWithValue("$n", name);
-        return ReadImages(cmd).FirstOrDefault();
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "SELECT name, media_type, digest, size, created_at, updated_at FROM images WHERE name = $n";
+            cmd.Parameters.AddWithValue("$n", name);
+            return ReadImages(cmd).FirstOrDefault();
+        }
     }
 
     /// <summary>Creates or re-points an image record; a re-pointed record keeps its creation time.</summary>
     public ImageRecord PutImage(string name, Descriptor target, DateTimeOffset? now = null)
     {
-        var t = (now ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
-        Sqlite.Exec(_conn, """
-            INSERT INTO images(name, media_type, digest, size, created_at, updated_at)
-            VALUES ($n, $m, $d, $s, $t, $t)
-            ON CONFLICT(name) DO UPDATE SET media_type = $m, digest = $d, size = $s, updated_at = $t
-            """,
-            ("$n", name), ("$m", target.MediaType), ("$d", target.Digest.ToString()), ("$s", target.Size), ("$t", t));
-        return GetImage(name)!;
+        lock (_gate)
+        {
+            var t = (now ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+            Sqlite.Exec(_conn, """
+                INSERT INTO images(name, media_type, digest, size, created_at, updated_at)
+                VALUES ($n, $m, $d, $s, $t, $t)
+                ON CONFLICT(name) DO UPDATE SET media_type = $m, digest = $d, size = $s, updated_at = $t
+                """,
+                ("$n", name), ("$m", target.MediaType), ("$d", target.Digest.ToString()), ("$s", target.Size), ("$t", t));
+            return GetImage(name)!;
+        }
     }
 
     public bool DeleteImage(string name)
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "DELETE FROM images WHERE name = $n";
-        cmd.Parameters.AddWithValue("$n", name);
-        return cmd.ExecuteNonQuery() > 0;
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "DELETE FROM images WHERE name = $n";
+            cmd.Parameters.AddWithValue("$n", name);
+            return cmd.ExecuteNonQuery() > 0;
+        }
     }
 
     private static List<ImageRecord> ReadImages(SqliteCommand cmd)
@@ -107,49 +123,64 @@ public sealed class MetadataStore : IDisposable
 
     public void PutCacheRecord(CacheRecord record)
     {
-        using var tx = _conn.BeginTransaction();
-        Sqlite.Exec(_conn, """
-            INSERT INTO cache_records(key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count)
-            VALUES ($k, $kind, $desc, $p, $snap, $res, $size, $t, $t, 1)
-            ON CONFLICT(key) DO UPDATE SET kind = $kind, description = $desc, parent = $p, snapshot = $snap,
-                result = $res, size = $size, last_used = $t, usage_count = usage_count + 1
-            """,
-            ("$k", record.Key), ("$kind", record.Kind), ("$desc", record.Description), ("$p", record.Parent),
-            ("$snap", record.Snapshot), ("$res", record.Result), ("$size", record.Size),
-            ("$t", record.CreatedAt.ToUnixTimeMilliseconds()));
-        Sqlite.Exec(_conn, "DELETE FROM cache_blobs WHERE key = $k", ("$k", record.Key));
-        foreach (var d in record.Blobs)
-            Sqlite.Exec(_conn, "INSERT OR IGNORE INTO cache_blobs(key, digest) VALUES ($k, $d)", ("$k", record.Key), ("$d", d.ToString()));
-        tx.Commit();
+        lock (_gate)
+        {
+            using var tx = _conn.BeginTransaction();
+            Sqlite.Exec(_conn, """
+                INSERT INTO cache_records(key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count)
+                VALUES ($k, $kind, $desc, $p, $snap, $res, $size, $t, $t, 1)
+                ON CONFLICT(key) DO UPDATE SET kind = $kind, description = $desc, parent = $p, snapshot = $snap,
+                    result = $res, size = $size, last_used = $t, usage_count = usage_count + 1
+                """,
+                ("$k", record.Key), ("$kind", record.Kind), ("$desc", record.Description), ("$p", record.Parent),
+                ("$snap", record.Snapshot), ("$res", record.Result), ("$size", record.Size),
+                ("$t", record.CreatedAt.ToUnixTimeMilliseconds()));
+            Sqlite.Exec(_conn, "DELETE FROM cache_blobs WHERE key = $k", ("$k", record.Key));
+            foreach (var d in record.Blobs)
+                Sqlite.Exec(_conn, "INSERT OR IGNORE INTO cache_blobs(key, digest) VALUES ($k, $d)", ("$k", record.Key), ("$d", d.ToString()));
+            tx.Commit();
+        }
     }
 
     public CacheRecord? GetCacheRecord(string key)
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "SELECT key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count FROM cache_records WHERE key = $k";
-        cmd.Parameters.AddWithValue("$k", key);
-        return ReadCacheRecords(cmd).FirstOrDefault();
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "SELECT key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count FROM cache_records WHERE key = $k";
+            cmd.Parameters.AddWithValue("$k", key);
+            return ReadCacheRecords(cmd).FirstOrDefault();
+        }
     }
 
     public void TouchCacheRecord(string key)
     {
-        Sqlite.Exec(_conn, "UPDATE cache_records SET last_used = $t, usage_count = usage_count + 1 WHERE key = $k",
-            ("$k", key), ("$t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        lock (_gate)
+        {
+            Sqlite.Exec(_conn, "UPDATE cache_records SET last_used = $t, usage_count = usage_count + 1 WHERE key = $k",
+                ("$k", key), ("$t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        }
     }
 
     public IReadOnlyList<CacheRecord> ListCacheRecords()
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "SELECT key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count FROM cache_records ORDER BY created_at, key";
-        return ReadCacheRecords(cmd);
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "SELECT key, kind, description, parent, snapshot, result, size, created_at, last_used, usage_count FROM cache_records ORDER BY created_at, key";
+            return ReadCacheRecords(cmd);
+        }
     }
 
     public bool DeleteCacheRecord(string key)
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "DELETE FROM cache_records WHERE key = $k";
-        cmd.Parameters.AddWithValue("$k", key);
-        return cmd.ExecuteNonQuery() > 0;
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "DELETE FROM cache_records WHERE key = $k";
+            cmd.Parameters.AddWithValue("$k", key);
+            return cmd.ExecuteNonQuery() > 0;
+        }
     }
 
     private List<CacheRecord> ReadCacheRecords(SqliteCommand cmd)
@@ -190,15 +221,21 @@ public sealed class MetadataStore : IDisposable
     /// <summary>Every blob digest a cache record holds on to (roots for garbage collection).</summary>
     public IReadOnlySet<Digest> CacheBlobRoots()
     {
-        using var cmd = _conn.CreateCommand();
-        cmd.CommandText = "SELECT DISTINCT digest FROM cache_blobs";
-        var set = new HashSet<Digest>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) set.Add(Digest.Parse(r.GetString(0)));
-        return set;
+        lock (_gate)
+        {
+            using var cmd = _conn.CreateCommand();
+            cmd.CommandText = "SELECT DISTINCT digest FROM cache_blobs";
+            var set = new HashSet<Digest>();
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) set.Add(Digest.Parse(r.GetString(0)));
+            return set;
+        }
     }
 
-    public void Dispose() => _conn.Dispose();
+    public void Dispose()
+    {
+        lock (_gate) _conn.Dispose();
+    }
 }
 
 /// <summary>A build-cache entry: the result of one build step, found again by its cache key.</summary>

@@ -131,8 +131,12 @@ public sealed class BuildPlan
         return int.TryParse(nameOrIndex, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) && i < Stages.Count ? Stages[i] : null;
     }
 
-    /// <summary>Creates the per-stage ARG/ENV scope, seeded with the base image's environment.</summary>
-    public StageScope CreateScope(PlannedStage stage, IEnumerable<string>? baseImageEnv = null) => new(this, stage, baseImageEnv ?? []);
+    /// <summary>
+    /// Creates the per-stage ARG/ENV scope, seeded with the base image's environment and, for a stage built
+    /// <c>FROM</c> another stage, that stage's ARGs (<see cref="StageScope.DeclaredArgs"/>), which BuildKit carries over.
+    /// </summary>
+    public StageScope CreateScope(PlannedStage stage, IEnumerable<string>? baseImageEnv = null, IEnumerable<KeyValuePair<string, string?>>? baseStageArgs = null) =>
+        new(this, stage, baseImageEnv ?? [], baseStageArgs ?? []);
 
     /// <summary>Parses a Dockerfile and plans it.</summary>
     public static BuildPlan Create(string dockerfile, BuildOptions options) => Create(DockerfileDocument.Parse(dockerfile), options);

@@ -14,12 +14,18 @@ public sealed class StageScope
     private readonly Dictionary<string, string?> _args = new(StringComparer.Ordinal);
     private readonly HashSet<string> _usedArgs = new(StringComparer.Ordinal);
 
-    internal StageScope(BuildPlan plan, PlannedStage stage, IEnumerable<string> baseImageEnv)
+    internal StageScope(BuildPlan plan, PlannedStage stage, IEnumerable<string> baseImageEnv, IEnumerable<KeyValuePair<string, string?>> baseStageArgs)
     {
         _plan = plan;
         Stage = stage;
         _lex = new ShellLex(plan.Document.Syntax.EscapeToken);
         _env = baseImageEnv.ToList();
+        foreach (var (k, v) in baseStageArgs)
+        {
+            if (!_args.ContainsKey(k))
+                _argOrder.Add(k);
+            _args[k] = v;
+        }
     }
 
     /// <summary>The stage.</summary>
@@ -31,6 +37,10 @@ public sealed class StageScope
     /// <summary>ARGs declared so far that have a value, in declaration order.</summary>
     public IEnumerable<KeyValuePair<string, string>> Args =>
         _argOrder.Where(k => _args[k] is not null).Select(k => new KeyValuePair<string, string>(k, _args[k]!));
+
+    /// <summary>Every ARG in scope, with or without a value, in declaration order (what a stage built FROM this one inherits).</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> DeclaredArgs =>
+        _argOrder.Select(k => new KeyValuePair<string, string?>(k, _args[k])).ToList();
 
     /// <summary>ARG names that were referenced by an expansion.</summary>
     public IReadOnlySet<string> UsedArgs => _usedArgs;
@@ -72,6 +82,13 @@ public sealed class StageScope
 
     /// <summary>Expands one word with the current scope.</summary>
     public string ExpandWord(string word) => Track(_lex.ProcessWordWithMatches(word, ExpansionEnvironment())).Result;
+
+    /// <summary>
+    /// Expands a COPY/ADD heredoc body whose delimiter was not quoted. As BuildKit's raw expansion: quotes are
+    /// ordinary characters (<c>hello="$NAME"</c> keeps its quotes) and the escape is always the backslash.
+    /// </summary>
+    public string ExpandHeredoc(string body) =>
+        Track(new ShellLex('\\') { SkipProcessQuotes = true }.ProcessWordWithMatches(body, ExpansionEnvironment())).Result;
 
     /// <summary>Expands and splits a word with the current scope (EXPOSE).</summary>
     public IReadOnlyList<string> ExpandWords(string word) => Track(_lex.ProcessWordWithMatches(word, ExpansionEnvironment())).Words;

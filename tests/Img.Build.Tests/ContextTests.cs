@@ -52,6 +52,32 @@ public sealed class ContextTests : IDisposable
     }
 
     [Fact]
+    public void AnExcludedDirectoryHoldingAReincludedPathStaysVisible()
+    {
+        Write("conf/keep.txt", "k");
+        Write("conf/drop.txt", "d");
+        Write("conf/deep/keep.txt", "k");
+        Write("logs/a.log", "l");
+        var ctx = Open("conf\n!conf/keep.txt\nlogs\n!**/keep.txt\n");
+        // The context BuildKit receives holds the parents of every re-included path, so they are sources.
+        Assert.Equal(["conf"], ctx.Match("conf"));
+        Assert.Equal(["conf/deep"], ctx.Match("conf/deep"));
+        Assert.False(ctx.IsExcluded("conf/keep.txt"));
+        Assert.True(ctx.IsExcluded("conf/drop.txt"));
+        // An excluded directory with nothing re-included below stays hidden.
+        Assert.Empty(ctx.Match("logs"));
+    }
+
+    [Fact]
+    public void CopyParentsPivotIsThePartBeforeTheFirstDotComponent()
+    {
+        Assert.Equal("a", SourcePattern.ParentsPivot("./a/./b/c.txt"));
+        Assert.Equal("x/y", SourcePattern.ParentsPivot("./x/y/./*.txt"));
+        Assert.Equal("", SourcePattern.ParentsPivot("a/b/c.txt"));
+        Assert.Equal("", SourcePattern.ParentsPivot("/./b"));
+    }
+
+    [Fact]
     public async Task UnrelatedChangesDoNotChangeTheDigestOfWhatACopyReads()
     {
         Write("foo1", "1");

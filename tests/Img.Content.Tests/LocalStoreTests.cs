@@ -97,6 +97,48 @@ public sealed class LocalStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task ManyThreadsOnOneStoreAndOthersOnTheirOwnReadAndWriteAtOnce()
+    {
+        // Parallel stages share one store (one connection); other processes have their own. Every path in
+        // at once: transactions (cache records), single statements, and reads that run two queries.
+        using var shared = LocalStore.Open(_state);
+        var digest = Digest.Compute([2]);
+        const int Rounds = 40;
+        async Task Work(LocalStore s, string who)
+        {
+            await Task.Yield();
+            for (int j = 0; j < Rounds; j++)
+            {
+                var key = $"{who}-{j}";
+                s.Metadata.PutCacheRecord(new CacheRecord { Key = key, Kind = "regular", Description = key, Result = "{}", Blobs = [digest, Digest.Compute([0xff, (byte)j])] });
+                Assert.Equal(2, s.Metadata.GetCacheRecord(key)!.Blobs.Count);
+                s.Metadata.TouchCacheRecord(key);
+                s.Metadata.PutImage("img-" + key, new Descriptor(MediaTypes.OciManifest, digest, 1));
+                Assert.NotNull(s.Metadata.GetImage("img-" + key));
+                Assert.NotEmpty(s.Metadata.ListCacheRecords());
+                Assert.NotEmpty(s.Metadata.ListImages());
+                Assert.Contains(digest, s.Metadata.CacheBlobRoots());
+                if (j % 2 == 1)
+                {
+                    Assert.True(s.Metadata.DeleteCacheRecord(key));
+                    Assert.True(s.Metadata.DeleteImage("img-" + key));
+                }
+            }
+        }
+        var work = new List<Task>();
+        for (int i = 0; i < 8; i++) { var who = $"stage{i}"; work.Add(Task.Run(() => Work(shared, who))); }
+        var own = Enumerable.Range(0, 3).Select(_ => LocalStore.Open(_state)).ToList();
+        for (int i = 0; i < own.Count; i++) { var s = own[i]; var who = $"process{i}"; work.Add(Task.Run(() => Work(s, who))); }
+        try { await Task.WhenAll(work).WaitAsync(TimeSpan.FromMinutes(2)); }
+        finally { own.ForEach(s => s.Dispose()); }
+
+        using var check = LocalStore.Open(_state);
+        Assert.Equal(11 * Rounds / 2, check.Metadata.ListCacheRecords().Count);
+        Assert.Equal(11 * Rounds / 2, check.Metadata.ListImages().Count);
+        Assert.All(check.Metadata.ListCacheRecords(), r => Assert.Equal(2, r.UsageCount));
+    }
+
+    [Fact]
     public async Task CollectionWaitsForWorkInFlightInAnotherStore()
     {
         using var busy = LocalStore.Open(_state);

@@ -315,4 +315,25 @@ public class BuildPlanTests
         Assert.Equal(3, ex.Line);
         Assert.Contains("x: need-x", ex.Message);
     }
+
+    [Fact]
+    public void HeredocBodiesExpandWithQuotesKept()
+    {
+        var plan = Plan("FROM busybox\nARG NAME=world\n");
+        var (scope, _) = Run(plan);
+        Assert.Equal("hello=\"world\" 'world' $NAME\n", scope.ExpandHeredoc("hello=\"$NAME\" '$NAME' \\$NAME\n"));
+        Assert.Contains("NAME", scope.UsedArgs);
+    }
+
+    [Fact]
+    public void AStageBuiltFromAnotherStartsWithItsArgs()
+    {
+        var plan = Plan("FROM busybox AS base\nARG GREETING=hello\nARG EMPTY\nFROM base\nARG LATER=x\n");
+        var (parent, _) = Run(plan, plan.Stages[0]);
+        Assert.Equal([new("GREETING", "hello"), new("EMPTY", null)], parent.DeclaredArgs);
+        var child = plan.CreateScope(plan.Stages[1], [], parent.DeclaredArgs);
+        foreach (var c in plan.Stages[1].Stage.Commands) child.Apply(c);
+        Assert.Equal("[hello]", child.ExpandWord("[$GREETING]"));
+        Assert.Equal(["GREETING=hello", "LATER=x"], child.RunEnvironment());
+    }
 }

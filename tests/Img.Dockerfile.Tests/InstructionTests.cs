@@ -210,7 +210,7 @@ public class InstructionTests
         var doc = DockerfileDocument.Parse("FROM a\nRUN <<-EOF bash\n\techo $X\n\tEOF\n");
         var run = Assert.IsType<RunInstruction>(doc.Stages[0].Commands[0]);
         var h = Assert.Single(run.Heredocs);
-        Assert.Equal(("EOF", "echo $X\n", true), (h.Name, h.Content, h.Expand));
+        Assert.Equal(("EOF", "\techo $X\n", "echo $X\n", true), (h.Name, h.Content, h.EffectiveContent, h.Expand));
         Assert.Equal(["<<-EOF bash"], run.Command.Args);
     }
 

@@ -64,4 +64,41 @@ public sealed class InteropTests
         await other.RunAsync("save", "-o", resaved, "foo/bar:v1");
         (await ImgCli.AsUserAsync("skopeo", "inspect", $"docker-archive:{resaved}")).EnsureSuccess("skopeo inspect resaved");
     }
+
+    [Fact]
+    public async Task ImgLoadsEveryImageOfTheOciArchivesOtherToolsWrite()
+    {
+        var saved = await SavedAsync("interop/loadme:v1", "oci");
+        var dir = Path.GetDirectoryName(saved)!;
+        var loader = new ImgCli();
+
+        // img save: named in full, loaded under its name.
+        Assert.Equal("Loaded image: interop/loadme:v1\n", (await loader.RunAsync("load", "-i", saved)).Stdout);
+
+        // skopeo's oci-archive:x.tar:bb names it "bb" only: a short name, so it is loaded as an unnamed image, by ID.
+        var fromSkopeo = Path.Combine(dir, "skopeo.tar");
+        (await ImgCli.AsUserAsync("skopeo", "copy", $"oci-archive:{saved}", $"oci-archive:{fromSkopeo}:bb")).EnsureSuccess("skopeo copy");
+        var skopeoId = LoadedId((await loader.RunAsync("load", "-i", fromSkopeo)).Stdout);
+        await loader.RunAsync("tag", skopeoId, "interop/from-skopeo:v1");
+        Assert.Contains("\"os\": \"linux\"", (await loader.RunAsync("inspect", "interop/from-skopeo:v1")).Stdout);
+        Assert.DoesNotContain("<none>@" + skopeoId, (await loader.RunAsync("ls")).Stdout);
+
+        // umoci's layout tags it "latest"; GNU tar of the layout writes "./"-prefixed names.
+        var layout = Path.Combine(dir, "umoci-layout");
+        (await ImgCli.AsUserAsync("umoci", "init", "--layout", layout)).EnsureSuccess("umoci init");
+        (await ImgCli.AsUserAsync("umoci", "new", "--image", layout + ":latest")).EnsureSuccess("umoci new");
+        var fromUmoci = Path.Combine(dir, "umoci.tar");
+        (await ImgCli.AsUserAsync("tar", "-C", layout, "-cf", fromUmoci, ".")).EnsureSuccess("tar");
+        var umociId = LoadedId((await loader.RunAsync("load", "-i", fromUmoci)).Stdout);
+        // Kept until named: listed under its ID, and found by a prefix of it.
+        Assert.Contains("<none>@" + umociId, (await loader.RunAsync("ls")).Stdout);
+        Assert.Contains("\"os\": \"linux\"", (await loader.RunAsync("inspect", umociId["sha256:".Length..][..12])).Stdout);
+        await StoreChecker.AssertConsistentAsync(loader);
+    }
+
+    private static string LoadedId(string stdout)
+    {
+        Assert.StartsWith("Loaded image ID: sha256:", stdout);
+        return stdout.Trim()["Loaded image ID: ".Length..];
+    }
 }

@@ -8,8 +8,8 @@ namespace Img.Runtime.Tests;
 [Collection("sandbox")]
 public sealed class RunStepTests(SandboxFixture sandbox)
 {
-    // Container uid 1000 is namespace uid 1000, which the map sends to host 100000 + 1000 - 1.
-    private const int HostUidOf1000 = 100999;
+    // Container uid 1000 is namespace uid 1000, which the map sends into the test user's subordinate range.
+    private static long HostUidOf1000 => TestUserIds.SubUids.HostIdOf(1000);
 
     [Theory]
     [InlineData("overlayfs")]
@@ -27,7 +27,7 @@ public sealed class RunStepTests(SandboxFixture sandbox)
         var s0 = steps[0]!;
         Assert.Equal(0, (int)s0["exitCode"]!);
         Assert.StartsWith("out\n0\n", (string)s0["stdout"]!);
-        Assert.Contains("1     100000      65536", (string)s0["stdout"]!);
+        Assert.Contains(TestUserIds.SubUids.MapLine, Lines((string)s0["stdout"]!));
         Assert.Equal("err\n", (string)s0["stderr"]!);
         var fs0 = (string)s0["fsDir"]!;
         Assert.Equal("hi\n", File.ReadAllText(Path.Combine(fs0, "f")));
@@ -190,7 +190,11 @@ public sealed class RunStepTests(SandboxFixture sandbox)
                 Assert.DoesNotContain("s3cr3t", File.ReadAllText(f));
     }
 
-    private static async Task<int> OwnerAsync(string path) => int.Parse(await StatAsync("%u", path));
+    private static async Task<long> OwnerAsync(string path) => long.Parse(await StatAsync("%u", path));
+
+    /// <summary>Output lines with their fields single-spaced (<c>/proc/self/uid_map</c> pads them).</summary>
+    private static string[] Lines(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries))).ToArray();
 
     private static async Task<string> StatAsync(string format, string path) =>
         (await ProcessRunner.RunAsync("stat", ["-c", format, path])).EnsureSuccess("stat").Stdout.Trim();

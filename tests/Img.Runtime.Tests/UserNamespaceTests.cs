@@ -14,11 +14,12 @@ public sealed class UserNamespaceTests(SandboxFixture sandbox)
         var r = (await sandbox.RunAsUserAsync("info")).EnsureSuccess("probe info");
         var info = JsonNode.Parse(r.Stdout)!;
         Assert.True((bool)info["inNamespace"]!);
-        Assert.Equal(1001, (long)info["hostEuid"]!);
+        // The ids come from the test user's real entries: other users may hold other ranges on this machine.
+        Assert.Equal(TestUserIds.Uid, (long)info["hostEuid"]!);
         var uidMap = Lines((string)info["uidMap"]!);
-        Assert.Equal(["0 1001 1", "1 100000 65536"], uidMap);
-        Assert.Equal(["0 1001 1", "1 100000 65536"], Lines((string)info["gidMap"]!));
-        Assert.Contains("uid_map: 0 1001 1; 1 100000 65536", (string)info["describe"]!);
+        Assert.Equal([$"0 {TestUserIds.Uid} 1", TestUserIds.SubUids.MapLine], uidMap);
+        Assert.Equal([$"0 {TestUserIds.Gid} 1", TestUserIds.SubGids.MapLine], Lines((string)info["gidMap"]!));
+        Assert.Contains($"uid_map: 0 {TestUserIds.Uid} 1; {TestUserIds.SubUids.MapLine}", (string)info["describe"]!);
     }
 
     [Fact]

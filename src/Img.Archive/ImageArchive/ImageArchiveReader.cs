@@ -7,7 +7,14 @@ using Img.Oci;
 namespace Img.Archive.ImageArchive;
 
 /// <summary>The images an archive held, and the blobs that loading it added to the store.</summary>
-public sealed record LoadResult(IReadOnlyList<ArchiveImage> Images, IReadOnlyList<Digest> AddedBlobs);
+/// <param name="Images">The images it names.</param>
+/// <param name="Unnamed">
+/// The images it holds without a name: OCI index entries with no <c>io.containerd.image.name</c> and no full
+/// reference in <c>org.opencontainers.image.ref.name</c> (skopeo's <c>oci-archive:x.tar:bb</c> writes <c>bb</c>,
+/// umoci a tag such as <c>latest</c>: a tag alone names no repository).
+/// </param>
+/// <param name="AddedBlobs">The blobs loading it added to the store.</param>
+public sealed record LoadResult(IReadOnlyList<ArchiveImage> Images, IReadOnlyList<Descriptor> Unnamed, IReadOnlyList<Digest> AddedBlobs);
 
 /// <summary>
 /// Reads a docker or OCI image archive (plain or gzip-compressed tar) in one pass. Every blob is
@@ -24,8 +31,8 @@ public static class ImageArchiveReader
         var added = new List<Digest>();
         try
         {
-            var images = await ReadAsync(input, store, added, ct).ConfigureAwait(false);
-            return new LoadResult(images, added);
+            var (images, unnamed) = await ReadAsync(input, store, added, ct).ConfigureAwait(false);
+            return new LoadResult(images, unnamed, added);
         }
         catch
         {
@@ -34,7 +41,7 @@ public static class ImageArchiveReader
         }
     }
 
-    private static async Task<List<ArchiveImage>> ReadAsync(Stream input, ContentStore store, List<Digest> added, CancellationToken ct)
+    private static async Task<(List<ArchiveImage> Named, List<Descriptor> Unnamed)> ReadAsync(Stream input, ContentStore store, List<Digest> added, CancellationToken ct)
     {
         var source = await SniffAsync(input, ct).ConfigureAwait(false);
         var files = new Dictionary<string, Descriptor>(StringComparer.Ordinal); // non-blob files by path
@@ -88,37 +95,43 @@ public static class ImageArchiveReader
         }
         if (entries == 0) throw new InvalidArchiveException("invalid image archive: no tar entries (empty or not a tar)");
 
-        if (small.TryGetValue("index.json", out var indexBytes))
-        {
-            var fromIndex = ImagesFromIndex(indexBytes, store);
-            if (fromIndex.Count > 0) return fromIndex;
-        }
+        // An OCI index lists every image the archive holds; docker's manifest.json names images only by RepoTags.
+        var (named, unnamed) = small.TryGetValue("index.json", out var indexBytes) ? ImagesFromIndex(indexBytes, store) : ([], []);
+        if (named.Count > 0) return (named, unnamed);
         if (small.TryGetValue("manifest.json", out var manifestBytes))
-            return await ImagesFromDockerManifestAsync(manifestBytes, files, small, store, added, ct).ConfigureAwait(false);
-        throw new InvalidArchiveException("invalid image archive: neither index.json nor manifest.json found");
+        {
+            var tagged = await ImagesFromDockerManifestAsync(manifestBytes, files, small, store, added, requireName: unnamed.Count == 0, ct).ConfigureAwait(false);
+            if (tagged.Count > 0) return (tagged, []);
+        }
+        if (unnamed.Count > 0) return ([], unnamed);
+        throw new InvalidArchiveException(indexBytes is null
+            ? "invalid image archive: neither index.json nor manifest.json found"
+            : "invalid image archive: index.json lists no image");
     }
 
-    private static List<ArchiveImage> ImagesFromIndex(byte[] indexBytes, ContentStore store)
+    private static (List<ArchiveImage> Named, List<Descriptor> Unnamed) ImagesFromIndex(byte[] indexBytes, ContentStore store)
     {
         var index = Parse(() => OciJson.Deserialize<ImageIndex>(indexBytes), "index.json");
         var images = new List<ArchiveImage>();
+        var unnamed = new List<Descriptor>();
         foreach (var m in index.Manifests)
         {
-            // ref.name is often just a tag ("latest"); only a full reference can name an image.
+            if (!store.Exists(m.Digest))
+                throw new InvalidArchiveException($"invalid image archive: index.json names {m.Digest}, which the archive does not hold");
+            var target = m with { Annotations = null, Platform = null };
+            // ref.name is often just a tag ("latest") or a short name; only a full reference can name an image.
             string? refName = m.Annotations?.GetValueOrDefault(Annotations.RefName);
             string? name = m.Annotations?.GetValueOrDefault(Annotations.ContainerdImageName)
                 ?? (refName is not null && (refName.Contains('/') || refName.Contains(':')) ? refName : null);
-            if (name is null || !Reference.TryParse(name, out var reference, out _)) continue;
-            if (!store.Exists(m.Digest))
-                throw new InvalidArchiveException($"invalid image archive: index.json names {m.Digest}, which the archive does not hold");
-            images.Add(new ArchiveImage(reference!, m with { Annotations = null, Platform = null }));
+            if (name is not null && Reference.TryParse(name, out var reference, out _)) images.Add(new ArchiveImage(reference!, target));
+            else if (!unnamed.Any(u => u.Digest == target.Digest)) unnamed.Add(target);
         }
-        return images;
+        return (images, unnamed);
     }
 
     private static async Task<List<ArchiveImage>> ImagesFromDockerManifestAsync(
         byte[] manifestBytes, Dictionary<string, Descriptor> files, Dictionary<string, byte[]> small,
-        ContentStore store, List<Digest> added, CancellationToken ct)
+        ContentStore store, List<Digest> added, bool requireName, CancellationToken ct)
     {
         var entries = Parse(() => JsonSerializer.Deserialize(manifestBytes, ArchiveJsonContext.Default.ListDockerArchiveManifest), "manifest.json")
             ?? throw new InvalidArchiveException("invalid image archive: manifest.json is empty");
@@ -151,7 +164,7 @@ public static class ImageArchiveReader
                 images.Add(new ArchiveImage(reference!, manifestDesc));
             }
         }
-        if (images.Count == 0) throw new InvalidArchiveException("invalid image archive: no image in it has a name");
+        if (images.Count == 0 && requireName) throw new InvalidArchiveException("invalid image archive: no image in it has a name");
         return images;
     }
 

@@ -37,6 +37,12 @@ public sealed class LoadCommand : Command
             store.Metadata.PutImage(image.Name.ToString(), image.Target);
             if (!args.Bool("quiet")) context.Out.WriteLine($"Loaded image: {image.Name.Familiar}");
         }
+        // As docker for an image without a name: kept under its ID until `img tag <id> NAME` names it.
+        foreach (var target in result.Unnamed)
+        {
+            store.Metadata.PutImage(ImageNames.Dangling(target.Digest), target);
+            if (!args.Bool("quiet")) context.Out.WriteLine($"Loaded image ID: {target.Digest}");
+        }
         return 0;
     }
 

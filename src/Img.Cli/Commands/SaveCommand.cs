@@ -33,8 +33,10 @@ public sealed class SaveCommand : Command
 
         using var store = context.OpenStore();
         var images = args.Positionals
-            .Select(raw => ImageNames.Find(store, raw))
-            .Select(r => new ArchiveImage(Reference.Parse(r.Name), r.Target))
+            .Select(raw => (Raw: raw, Record: ImageNames.Find(store, raw)))
+            .Select(r => Reference.TryParse(r.Record.Name, out var name, out _)
+                ? new ArchiveImage(name!, r.Record.Target)
+                : throw new CommandException($"image {r.Raw} has no name to save it under: name it first (img tag {r.Raw} NAME)"))
             .ToList();
         if (output.Length == 0)
         {

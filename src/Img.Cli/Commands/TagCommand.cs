@@ -17,6 +17,8 @@ public sealed class TagCommand : Command
         using var store = context.OpenStore();
         var source = ImageNames.Find(store, src);
         store.Metadata.PutImage(target.ToString(), source.Target);
+        // Named now, the image is no longer kept under its ID alone.
+        store.Metadata.DeleteImage(ImageNames.Dangling(source.Target.Digest));
         context.Out.WriteLine($"Successfully tagged {src} as {dest}");
         return Task.FromResult(0);
     }

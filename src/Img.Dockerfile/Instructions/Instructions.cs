@@ -136,8 +136,8 @@ public static partial class Instructions
             throw new DockerfileException($"unsupported security mode {GoQuote.Quote(security)}");
         var specs = flags.Strings("mount");
         var mounts = specs.Select(s => RunMountParser.Parse(s)).ToList();
-        var heredocs = node.Heredocs.Select(h => h with { Content = h.EffectiveContent, Chomp = false }).ToList();
-        return new RunInstruction(ShellDependent(node, args), specs, mounts, network, security, heredocs);
+        // Bodies stay raw: a heredoc fed to a command goes to the shell as written, which strips the tabs of <<- itself.
+        return new RunInstruction(ShellDependent(node, args), specs, mounts, network, security, [.. node.Heredocs]);
     }
 
     private static CmdInstruction ParseCmd(Node node, List<string> args, BuilderFlags flags)

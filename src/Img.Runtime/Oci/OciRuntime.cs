@@ -373,7 +373,7 @@ public sealed class OciRuntime
     private async Task<string> CacheDirAsync(CacheMount c, string bundle, int n, List<Action> cleanup, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(CacheMountsDir);
-        var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.Id)))[..32];
+        var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.StorageKey)))[..32];
         var dir = Path.Combine(CacheMountsDir, name);
         if (!Directory.Exists(dir))
         {

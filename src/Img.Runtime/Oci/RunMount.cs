@@ -11,8 +11,16 @@ public sealed record BindMount(string Source, string Target, bool ReadWrite = fa
 public enum CacheSharing { Shared, Private, Locked }
 
 /// <summary>A persistent directory <c>&lt;state&gt;/cache-mounts/&lt;id&gt;</c>, created with <paramref name="Uid"/>/<paramref name="Gid"/>/<paramref name="Mode"/>.</summary>
+/// <param name="OwnerGiven">
+/// The mount named uid, gid or mode: as in BuildKit, where these make a base directory the cache starts from, the
+/// cache is then a different one for each uid:gid:mode (and different from the same id without them).
+/// </param>
 public sealed record CacheMount(string Id, string Target, CacheSharing Sharing = CacheSharing.Shared, uint Uid = 0, uint Gid = 0,
-    UnixFileMode Mode = (UnixFileMode)0b111_101_101, bool ReadOnly = false) : RunMount(Target);
+    UnixFileMode Mode = (UnixFileMode)0b111_101_101, bool ReadOnly = false, bool OwnerGiven = false) : RunMount(Target)
+{
+    /// <summary>What tells one persistent cache directory from another.</summary>
+    public string StorageKey => OwnerGiven ? $"{Id}\0{Uid}:{Gid}:{Convert.ToString((int)Mode, 8)}" : Id;
+}
 
 /// <summary>A tmpfs, gone after the step; <paramref name="SizeBytes"/> limits it.</summary>
 public sealed record TmpfsMount(string Target, long? SizeBytes = null) : RunMount(Target);

@@ -1,0 +1,44 @@
+namespace Img.Build;
+
+/// <summary>
+/// <c>created_by</c> texts of history entries spelled as BuildKit's Dockerfile frontend spells them, so
+/// <c>docker history</c> and <c>skopeo inspect --config</c> read the same for an image built by either.
+/// </summary>
+internal static class HistoryText
+{
+    /// <summary>
+    /// The RUN text without its <c># buildkit</c> suffix: <c>|2 A=1 B=2 /bin/sh -c …</c> when ARGs are in scope. Each
+    /// ARG shows the value the step sees (an ENV of the same name wins), or an empty one; a name declared again keeps
+    /// its first place.
+    /// </summary>
+    public static string RunCommand(IReadOnlyList<string> argv, IEnumerable<KeyValuePair<string, string?>> args, IReadOnlyDictionary<string, string> env)
+    {
+        var shown = new List<string>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (key, value) in args)
+        {
+            var text = key + "=" + (env.TryGetValue(key, out var v) ? v : value ?? "");
+            if (index.TryGetValue(key, out var i)) shown[i] = text;
+            else { index[key] = shown.Count; shown.Add(text); }
+        }
+        if (shown.Count > 0) shown.Insert(0, "|" + shown.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return string.Join(' ', shown.Concat(argv));
+    }
+
+    /// <summary>EXPOSE as Go prints the frontend's port set: <c>map[443/tcp:{} 80/tcp:{}]</c>, keys sorted.</summary>
+    public static string Expose(IEnumerable<string> ports) =>
+        "EXPOSE map[" + string.Join(' ', ports.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(p => p + ":{}")) + "]";
+
+    /// <summary>COPY/ADD: the verb, <c>--parents</c>, <c>--chown=</c>, <c>--chmod=</c>, the sources, <c>&lt;&lt;NAME</c> per heredoc and the destination as written.</summary>
+    public static string Copy(string verb, bool parents, string? chown, string? chmod, Img.Dockerfile.SourcesAndDest files)
+    {
+        var parts = new List<string> { verb };
+        if (parents) parts.Add("--parents");
+        if (!string.IsNullOrEmpty(chown)) parts.Add("--chown=" + chown);
+        if (!string.IsNullOrEmpty(chmod)) parts.Add("--chmod=" + chmod);
+        parts.AddRange(files.SourcePaths);
+        parts.AddRange(files.SourceContents.Select(c => "<<" + c.Path));
+        parts.Add(files.Dest);
+        return string.Join(' ', parts);
+    }
+}
