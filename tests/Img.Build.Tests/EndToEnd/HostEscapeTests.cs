@@ -245,7 +245,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         ProcessResult r;
         try
         {
-            r = await img.ImgAsync(ctx, null, ["build", "--no-console", "."], timeout: TimeSpan.FromSeconds(60));
+            r = await img.ImgAsync(ctx, null, ["build", "--no-console", "-t", "escape/special", "."], timeout: TimeSpan.FromSeconds(60));
         }
         catch (TimeoutException)
         {
@@ -309,7 +309,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         var ctx = img.NewContext($"FROM base\n{copy}\nRUN test -f \"$(printf '/c/bad-\\377\\376.txt')\"\n");
         // .NET strings cannot hold the name: the shell makes it from bytes.
         (await ProcessRunner.RunAsync("bash", ["-c", "printf x > \"$1/$(printf 'bad-\\377\\376.txt')\"", "mk", ctx])).EnsureSuccess("create the file");
-        var r = await img.BuildAsync(ctx, ["--no-console", "."]);
+        var r = await img.BuildAsync(ctx, ["--no-console", "-t", "escape/utf8", "."]);
         // Success means the RUN found the name byte for byte; a refusal must name the file.
         if (r.ExitCode != 0)
         {
