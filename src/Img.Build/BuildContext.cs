@@ -33,8 +33,22 @@ public sealed class BuildContext
     /// <summary>Context-relative paths matching a COPY/ADD source.</summary>
     public List<string> Match(string source) => SourcePattern.Match(Directory, source, IsExcluded);
 
-    /// <summary>The host path of a context-relative path.</summary>
-    public string HostPath(string relative) => relative.Length == 0 ? Directory : Path.Combine(Directory, relative);
+    /// <summary>
+    /// <paramref name="relative"/> with every symlink on the way (the last one too) resolved inside the context, as a
+    /// context-relative path: a link to "/home/u" names "home/u" in the context, never the host's.
+    /// </summary>
+    public string Resolve(string relative)
+    {
+        var host = RootPath.Resolve(Directory, "/" + relative);
+        return host.Length == Directory.Length ? "" : host[(Directory.Length + 1)..];
+    }
+
+    /// <summary>
+    /// The host path of a context-relative path: links on the way resolve inside the context (as in BuildKit's copy of
+    /// it), so <c>link/secret</c> with <c>link -> /home/u</c> is the context's <c>home/u/secret</c>; the last component
+    /// is not followed.
+    /// </summary>
+    public string HostPath(string relative) => relative.Length == 0 ? Directory : RootPath.Resolve(Directory, "/" + relative, followFinal: false);
 
     /// <summary>
     /// A digest of exactly the files under <paramref name="relativePaths"/> that are not ignored: names, types, modes,
@@ -44,13 +58,13 @@ public sealed class BuildContext
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var rel in relativePaths)
-            await AddAsync(hash, rel, ct).ConfigureAwait(false);
+            await AddAsync(hash, rel, HostPath(rel), ct).ConfigureAwait(false);
         return Digest.FromSha256(hash.GetHashAndReset());
     }
 
-    private async Task AddAsync(IncrementalHash hash, string rel, CancellationToken ct)
+    // Below a resolved directory every child is its host directory's child: the walk enters real directories only.
+    private async Task AddAsync(IncrementalHash hash, string rel, string host, CancellationToken ct)
     {
-        var host = HostPath(rel);
         var st = Posix.TryLstat(host);
         if (st is not { } s) return;
         var line = new StringBuilder().Append(rel).Append('\0').Append(s.Mode).Append('\0');
@@ -66,8 +80,9 @@ public sealed class BuildContext
         {
             var childRel = rel.Length == 0 ? name! : rel + "/" + name;
             // An excluded directory is still walked when a later `!pattern` may re-include something below it.
-            if (IsExcluded(childRel) && (!Ignore.Matcher.HasExclusions || Posix.TryLstat(HostPath(childRel)) is not { IsDirectory: true })) continue;
-            await AddAsync(hash, childRel, ct).ConfigureAwait(false);
+            var childHost = Path.Combine(host, name!);
+            if (IsExcluded(childRel) && (!Ignore.Matcher.HasExclusions || Posix.TryLstat(childHost) is not { IsDirectory: true })) continue;
+            await AddAsync(hash, childRel, childHost, ct).ConfigureAwait(false);
         }
     }
 }

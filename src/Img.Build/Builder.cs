@@ -3,6 +3,7 @@ using Img.Archive.Layers;
 using Img.Build.CacheSharing;
 using Img.Content;
 using Img.Dockerfile;
+using Img.Fs;
 using Img.Oci;
 using Img.Runtime.Oci;
 using Img.Runtime.Snapshots;
@@ -32,11 +33,13 @@ public static class Builder
             var dockerfileName = Path.GetFileName(request.DockerfilePath);
             var load = sink.Start($"[internal] load build definition from {dockerfileName}");
             string text;
-            try { text = await File.ReadAllTextAsync(request.DockerfilePath, ct).ConfigureAwait(false); }
+            try { text = await DefinitionFile.ReadTextAsync(request.DockerfilePath, request.ContextDir, "Dockerfile", ct).ConfigureAwait(false); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 load.Error(e.Message);
-                throw new BuildFailedException($"failed to solve: failed to read dockerfile: open {dockerfileName}: no such file or directory", e);
+                throw new BuildFailedException(e is NativeException { Errno: Native.ENOENT }
+                    ? $"failed to solve: failed to read dockerfile: open {dockerfileName}: no such file or directory"
+                    : $"failed to solve: failed to read dockerfile: {e.Message}", e);
             }
             load.Log($"transferring dockerfile: {text.Length}B done");
             load.Done();
@@ -62,8 +65,8 @@ public static class Builder
             var ignoreStep = sink.Start("[internal] load .dockerignore");
             var ignoreFile = DockerIgnore.Locate(request.ContextDir, request.DockerfilePath);
             DockerIgnore ignore;
-            try { ignore = ignoreFile is null ? DockerIgnore.Empty : DockerIgnore.Parse(await File.ReadAllTextAsync(ignoreFile, ct).ConfigureAwait(false)); }
-            catch (Exception e) when (e is DockerfileException or ArgumentException)
+            try { ignore = ignoreFile is null ? DockerIgnore.Empty : DockerIgnore.Parse(await DefinitionFile.ReadTextAsync(ignoreFile, request.ContextDir, ".dockerignore", ct).ConfigureAwait(false)); }
+            catch (Exception e) when (e is DockerfileException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 ignoreStep.Error(e.Message);
                 throw new BuildFailedException("failed to solve: " + e.Message, e);

@@ -8,7 +8,11 @@ namespace Img.Build;
 /// <param name="KeepSourceOwner">Keep the source's uid/gid when <paramref name="Owner"/> is null (COPY --from); otherwise 0:0.</param>
 /// <param name="Chmod">--chmod, applied to copied files and directories (not to pre-existing ones).</param>
 /// <param name="Include">A filter on source-relative paths below a copied directory (.dockerignore, --exclude); null copies all.</param>
-public sealed record CopyOptions((uint Uid, uint Gid)? Owner, bool KeepSourceOwner, ChmodSpec? Chmod, Func<string, bool>? Include = null);
+public sealed record CopyOptions((uint Uid, uint Gid)? Owner, bool KeepSourceOwner, ChmodSpec? Chmod, Func<string, bool>? Include = null)
+{
+    /// <summary>Where the step's warnings go (entries skipped or changed on the way: devices that cannot be made here).</summary>
+    public Action<string>? Warn { get; init; }
+}
 
 /// <summary>Copies files from a host tree into a rootfs directory with COPY's ownership and mode rules.</summary>
 public static class FileCopier
@@ -90,7 +94,7 @@ public static class FileCopier
     private static void CopyEntry(string src, FileStat st, string dest, CopyOptions options)
     {
         var existing = Posix.TryLstat(dest);
-        if (existing is { IsDirectory: true }) Directory.Delete(dest, recursive: true);
+        if (existing is { IsDirectory: true }) Img.Fs.FileTree.RemoveTree(dest);
         else if (existing is not null) File.Delete(dest);
         var (uid, gid) = Owner(st, options);
         if (st.IsSymlink)

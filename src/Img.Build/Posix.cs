@@ -40,6 +40,9 @@ public static partial class Posix
         if (rc != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
+            // A name that is not UTF-8 reached us with U+FFFD in place of its bytes, so that name cannot be found again.
+            if (errno == 2 && path.Contains('\uFFFD', StringComparison.Ordinal))
+                throw new IOException($"{path}: the file name is not valid UTF-8 (its bad bytes are shown as U+FFFD); rename it or exclude it in .dockerignore");
             if (errno is 2 or 20) return null; // ENOENT, ENOTDIR
             throw new IOException($"lstat {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
         }

@@ -80,7 +80,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         if (parent is null)
         {
             try { return await use(dir).ConfigureAwait(false); }
-            finally { Directory.Delete(dir, true); }
+            finally { Img.Fs.FileTree.RemoveTree(dir); }
         }
         var key = "view/" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         await snapshotter.ViewAsync(key, parent, ct).ConfigureAwait(false);
@@ -149,7 +149,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
             finally
             {
                 // Root of the namespace owns or may enter every directory of the copy.
-                try { Directory.Delete(copy, recursive: true); }
+                try { Img.Fs.FileTree.RemoveTree(copy); }
                 catch (IOException) { }
                 catch (UnauthorizedAccessException) { }
             }

@@ -20,7 +20,7 @@ public static class SourcePattern
         if (!HasWildcard(clean))
         {
             if (excluded?.Invoke(clean) == true) return [];
-            return Posix.TryLstat(Path.Combine(root, clean)) is null ? [] : [clean];
+            return Posix.TryLstat(Inside(root, clean)) is null ? [] : [clean];
         }
         var parts = clean.Split('/');
         var current = new List<string> { "" };
@@ -29,11 +29,11 @@ public static class SourcePattern
             var next = new List<string>();
             foreach (var dir in current)
             {
-                var hostDir = dir.Length == 0 ? root : Path.Combine(root, dir);
+                var hostDir = dir.Length == 0 ? root : RootPath.Resolve(root, "/" + dir);
                 if (!HasWildcard(parts[i]))
                 {
                     var p = Join(dir, Unescape(parts[i]));
-                    if (Posix.TryLstat(Path.Combine(root, p)) is not null) next.Add(p);
+                    if (Posix.TryLstat(Inside(root, p)) is not null) next.Add(p);
                     continue;
                 }
                 var stat = Posix.TryLstat(hostDir);
@@ -64,6 +64,9 @@ public static class SourcePattern
         }
         return string.Join('/', stack);
     }
+
+    // Links on the way resolve inside the root; the path's own last component is not followed.
+    private static string Inside(string root, string rel) => RootPath.Resolve(root, "/" + rel, followFinal: false);
 
     private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
 

@@ -276,8 +276,10 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                         var source = SourcePattern.Clean(m.Source ?? "");
                         if (m.From is null)
                         {
-                            keyParts.Add($"bind context {source} {target} {m.ReadOnly} " + await solver.Context.DigestAsync([source], ct).ConfigureAwait(false));
-                            binds.Add((m with { Target = target }, null, solver.Context.HostPath(source)));
+                            // As BuildKit: a link in the source resolves inside the context, never to a host path.
+                            var resolved = solver.Context.Resolve(source);
+                            keyParts.Add($"bind context {source} {target} {m.ReadOnly} " + await solver.Context.DigestAsync([resolved], ct).ConfigureAwait(false));
+                            binds.Add((m with { Target = target }, null, solver.Context.HostPath(resolved)));
                         }
                         else
                         {
@@ -344,7 +346,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             if (Emulators.WhyCannotRun(runPlatform) is { } cannot) throw new BuildFailedException("failed to solve: " + cannot);
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
-                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = [.. env, .. secretEnv], Cwd = cwd, User = user, Mounts = all, Network = network };
+                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, SecretEnv = secretEnv, Cwd = cwd, User = user, Mounts = all, Network = network };
                 var crossDevice = false;
                 using var output = new LineStream(line =>
                 {
@@ -395,7 +397,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 return;
             }
             // The context as the build sees it: a copy without what .dockerignore excludes.
-            var rel = SourcePattern.Clean(m.Source ?? "");
+            var rel = Path.GetRelativePath(solver.Context.Directory, source) is var r && r != "." ? r : "";
             if (solver.Context.IsExcluded(rel) || Posix.TryLstat(source) is null)
                 throw new BuildFailedException($"failed to solve: failed to compute cache key: \"/{rel}\": not found");
             var dir = solver.Snapshots.NewMountDir();
@@ -405,7 +407,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 FileCopier.Copy(source, rel, copy, new CopyOptions(null, true, null, r => !solver.Context.IsExcluded(r)));
                 await WithBindsAsync(binds, index + 1, [.. mounts, new BindMount(copy, m.Target!, !m.ReadOnly)], run, ct).ConfigureAwait(false);
             }
-            finally { Directory.Delete(dir, true); }
+            finally { Img.Fs.FileTree.RemoveTree(dir); }
             return;
         }
         await solver.Snapshots.WithViewAsync<bool>(snapshot.Length == 0 ? null : snapshot, async root =>
@@ -491,10 +493,10 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                 keyParts.Add("heredoc " + content.Path + "\0" + (content.Expand ? scope.ExpandWord(content.Data) : content.Data));
 
             var before = _state.Layers.Count;
-            _state = await solver.LayerStepAsync(_state, StepName(raw), $"{verb} {string.Join(' ', req.Files.SourcePaths)} {destPath}", keyParts, async (rootfs, _) =>
+            _state = await solver.LayerStepAsync(_state, StepName(raw), $"{verb} {string.Join(' ', req.Files.SourcePaths)} {destPath}", keyParts, async (rootfs, step) =>
             {
                 var owner = req.Chown is null ? ((uint, uint)?)null : ResolveOwner(rootfs, req.Chown);
-                var options = new CopyOptions(owner, !fromContext, chmod);
+                var options = new CopyOptions(owner, !fromContext, chmod) { Warn = w => step.Log("WARNING: " + w) };
                 if (fromContext)
                 {
                     foreach (var (_, matches) in contextSources)
@@ -587,8 +589,14 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         if (req.IsAdd && req.Unpack != false && st.IsRegular && await IsArchiveAsync(hostSource, ct).ConfigureAwait(false))
         {
             var dir = DestDir(rootfs, target, options.Owner);
-            if (options.Owner is { } o) await OwnedArchiveExtractor.ExtractAsync(hostSource, dir, o, ct).ConfigureAwait(false);
-            else await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions { PreserveOwnership = true }, ct).ConfigureAwait(false);
+            // Entries are resolved inside the rootfs and owned as they are created (--chown too), so nothing
+            // walks the extracted tree afterwards by path. An owner this namespace cannot map is an error, not root.
+            await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions
+            {
+                Owner = options.Owner,
+                SkipUnmappedOwnership = false,
+                Warn = options.Warn,
+            }, ct).ConfigureAwait(false);
             return;
         }
         var existingDir = Posix.TryLstat(RootPath.Resolve(rootfs, target)) is { IsDirectory: true };
@@ -622,7 +630,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
     private static void CopyDownloaded(string file, string target, (uint, uint)? owner, ChmodSpec? chmod)
     {
         var existing = Posix.TryLstat(target);
-        if (existing is { IsDirectory: true }) Directory.Delete(target, true);
+        if (existing is { IsDirectory: true }) Img.Fs.FileTree.RemoveTree(target);
         else if (existing is not null) File.Delete(target);
         File.Copy(file, target);
         File.SetUnixFileMode(target, (UnixFileMode)(chmod?.Apply(0x180, false) ?? 0x180)); // 0600, as BuildKit's http source

@@ -61,7 +61,7 @@ public static class StaleWork
             foreach (var d in Directory.EnumerateDirectories(dir))
             {
                 StaleMounts.DetachUnder(d);
-                try { Directory.Delete(d, recursive: true); removed++; }
+                try { Img.Fs.FileTree.RemoveTree(d); removed++; }
                 catch (IOException) { }
                 catch (UnauthorizedAccessException) { }
             }

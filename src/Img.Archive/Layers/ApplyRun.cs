@@ -48,20 +48,20 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         {
             var existing = Native.StatAt(parentFd, name, rel);
             if (existing is { } ex && !(ex.IsDir && h.Kind == TarEntryKind.Directory))
-                RootedDirectory.RemoveAll(parentFd, name, rel);
+                FileTree.RemoveAll(parentFd, name, rel);
             _layerPaths.Add(rel);
             switch (h.Kind)
             {
                 case TarEntryKind.Directory:
                     if (existing is not { IsDir: true }) Check(Native.MkdirAt(parentFd, name, 0b111_000_000 /* 0700 */), "mkdir", rel);
-                    SetOwner(parentFd, name, rel, h);
+                    var dirMode = SetOwner(parentFd, name, rel, h) ? h.Mode : h.Mode & ~SetIdBits;
                     SetXattrs(parentFd, name, rel, h);
                     // Mode and mtime after the contents; a repeated entry updates the first one's slot (parents stay before children).
-                    if (_dirIndex.TryGetValue(rel, out var slot)) _dirs[slot] = (rel, h.Mode, h.MtimeSec, h.MtimeNsec);
+                    if (_dirIndex.TryGetValue(rel, out var slot)) _dirs[slot] = (rel, dirMode, h.MtimeSec, h.MtimeNsec);
                     else
                     {
                         _dirIndex[rel] = _dirs.Count;
-                        _dirs.Add((rel, h.Mode, h.MtimeSec, h.MtimeNsec));
+                        _dirs.Add((rel, dirMode, h.MtimeSec, h.MtimeNsec));
                     }
                     return;
                 case TarEntryKind.File:
@@ -77,8 +77,8 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
                     return; // a hard link shares its target's inode and metadata
                 case TarEntryKind.CharDevice or TarEntryKind.BlockDevice or TarEntryKind.Fifo:
                     if (!MakeNode(parentFd, name, rel, h)) { _layerPaths.Remove(rel); return; }
-                    SetOwner(parentFd, name, rel, h);
-                    Check(Native.ChmodAt(parentFd, name, h.Mode), "chmod", rel);
+                    var nodeOwnerKept = SetOwner(parentFd, name, rel, h);
+                    Check(Native.ChmodAt(parentFd, name, nodeOwnerKept ? h.Mode : h.Mode & ~SetIdBits), "chmod", rel);
                     SetXattrs(parentFd, name, rel, h);
                     break;
             }
@@ -112,8 +112,8 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
             }
             finally { ArrayPool<byte>.Shared.Return(buf); }
             // Content first, then owner, then mode: chown clears setuid/setgid, writes by the unprivileged clear them too.
-            if (options.PreserveOwnership) OwnerResult(Native.Fchown(fd, (uint)h.Uid, (uint)h.Gid), rel, h);
-            Check(Native.Fchmod(fd, h.Mode), "chmod", rel);
+            var ownerKept = !SetsOwner || OwnerResult(Native.Fchown(fd, Owner(h).Uid, Owner(h).Gid), rel, h);
+            Check(Native.Fchmod(fd, ownerKept ? h.Mode : h.Mode & ~SetIdBits), "chmod", rel);
         }
         SetXattrs(parentFd, name, rel, h); // after chown, which drops security.capability
         return Task.CompletedTask;
@@ -181,7 +181,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         {
             var fd = root.OpenDir(parentRel, create: false);
             if (fd < 0) return; // nothing below to delete
-            try { RootedDirectory.RemoveAll(fd, target, rel); }
+            try { FileTree.RemoveAll(fd, target, rel); }
             finally { Native.Close(fd); }
             _layerPaths.Remove(rel);
             return;
@@ -189,7 +189,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         var parentFd = root.OpenDirOrThrow(parentRel, create: true);
         try
         {
-            RootedDirectory.RemoveAll(parentFd, target, rel);
+            FileTree.RemoveAll(parentFd, target, rel);
             var r = Native.MknodAt(parentFd, target, Native.S_IFCHR, 0);
             if (r == -Native.EPERM)
                 throw new OverlayWhiteoutException($"cannot create the overlay whiteout {rel} (mknod 0/0 not permitted); apply onto a merged copy instead");
@@ -204,12 +204,12 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
     /// </summary>
     private void RemoveLowerContent(int dirFd, string rel)
     {
-        foreach (var child in RootedDirectory.ListNames(dirFd))
+        foreach (var child in FileTree.ListNames(dirFd))
         {
             var childRel = FileEntryWriter.Join(rel, child);
             if (!_layerPaths.Contains(childRel))
             {
-                RootedDirectory.RemoveAll(dirFd, child, childRel);
+                FileTree.RemoveAll(dirFd, child, childRel);
                 continue;
             }
             if (Native.StatAt(dirFd, child, childRel) is not { IsDir: true }) continue;
@@ -225,21 +225,35 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         if (r < 0) throw new NativeException($"set {options.OverlayXattrPrefix}opaque on", Path.Combine(root.Root, rel), -r);
     }
 
-    private void SetOwner(int parentFd, string name, string rel, TarHeader h)
+    private const uint SetIdBits = 0xC00; // 06000: setuid, setgid
+
+    private bool SetsOwner => options.PreserveOwnership || options.Owner is not null;
+
+    private (uint Uid, uint Gid) Owner(TarHeader h) => options.Owner ?? ((uint)h.Uid, (uint)h.Gid);
+
+    /// <summary>Sets the entry's owner; false when it was skipped (then its setuid/setgid bits must go too).</summary>
+    private bool SetOwner(int parentFd, string name, string rel, TarHeader h)
     {
-        if (!options.PreserveOwnership) return;
-        OwnerResult(Native.LchownAt(parentFd, name, (uint)h.Uid, (uint)h.Gid), rel, h);
+        if (!SetsOwner) return true;
+        var (uid, gid) = Owner(h);
+        return OwnerResult(Native.LchownAt(parentFd, name, uid, gid), rel, h);
     }
 
-    private void OwnerResult(int r, string rel, TarHeader h)
+    private bool OwnerResult(int r, string rel, TarHeader h)
     {
-        if (r == 0) return;
-        if (r is -Native.EPERM or -Native.EINVAL && options.SkipUnmappedOwnership)
+        if (r == 0) return true;
+        var (uid, gid) = Owner(h);
+        if (r is -Native.EPERM or -Native.EINVAL)
         {
-            Warn($"ownership {h.Uid}:{h.Gid} cannot be set here (id not mapped in this user namespace); kept the applying user's for {rel}");
-            return;
+            if (options.SkipUnmappedOwnership)
+            {
+                Warn($"ownership {uid}:{gid} cannot be set here (id not mapped in this user namespace); kept the applying user's for {rel}, without setuid/setgid");
+                return false;
+            }
+            throw new LayerFormatException($"{rel} is owned by {uid}:{gid}, an id outside the range this user namespace maps " +
+                "(give the user a larger subordinate range in /etc/subuid and /etc/subgid)");
         }
-        throw new NativeException($"chown {h.Uid}:{h.Gid}", Path.Combine(root.Root, rel), -r);
+        throw new NativeException($"chown {uid}:{gid}", Path.Combine(root.Root, rel), -r);
     }
 
     private void SetXattrs(int parentFd, string name, string rel, TarHeader h)

@@ -37,8 +37,15 @@ public sealed record ApplyOptions
     public bool PreserveOwnership { get; init; } = true;
 
     /// <summary>
+    /// Every entry gets this owner instead of the tar's (<c>ADD --chown</c> of a local archive): entries only, so files
+    /// that were already in the destination keep theirs.
+    /// </summary>
+    public (uint Uid, uint Gid)? Owner { get; init; }
+
+    /// <summary>
     /// When lchown fails with EPERM/EINVAL (the id is not mapped in this user namespace), skip ownership
-    /// of that entry with a warning (default) instead of failing.
+    /// of that entry with a warning (default) instead of failing. A skipped entry also loses setuid/setgid:
+    /// those bits never stay on a file whose owner was changed.
     /// </summary>
     public bool SkipUnmappedOwnership { get; init; } = true;
 

@@ -9,7 +9,7 @@ namespace Img.Archive.Layers;
 /// the final component with *at calls that do not follow it, so nothing is ever written outside.
 /// Uses openat2 when the kernel has it (5.6+), else walks component by component itself.
 /// </summary>
-internal sealed class RootedDirectory : IDisposable
+public sealed class RootedDirectory : IDisposable
 {
     public const int PathMax = 4096;
     public const int NameMax = 255;
@@ -158,32 +158,6 @@ internal sealed class RootedDirectory : IDisposable
             foreach (var fd in stack) Native.Close(fd);
         }
     }
-
-    /// <summary>Removes <paramref name="name"/> under <paramref name="parentFd"/> and everything below it, never following symlinks.</summary>
-    public static void RemoveAll(int parentFd, string name, string display)
-    {
-        var st = Native.StatAt(parentFd, name, display);
-        if (st is null) return;
-        if (st.Value.IsDir)
-        {
-            var fd = Native.OpenAtOrThrow(parentFd, name, Native.O_PATH | Native.O_DIRECTORY | Native.O_NOFOLLOW, 0, display);
-            try { RemoveChildren(fd, display, _ => true); }
-            finally { Native.Close(fd); }
-        }
-        var r = Native.UnlinkAt(parentFd, name, st.Value.IsDir);
-        if (r < 0 && r != -Native.ENOENT) throw new NativeException("remove", display, -r);
-    }
-
-    /// <summary>Removes the children of the directory open as <paramref name="dirFd"/> that <paramref name="remove"/> selects.</summary>
-    public static void RemoveChildren(int dirFd, string display, Func<string, bool> remove)
-    {
-        foreach (var child in ListNames(dirFd))
-            if (remove(child)) RemoveAll(dirFd, child, display + "/" + child);
-    }
-
-    /// <summary>The names in a directory open as an fd (listed through /proc/self/fd, which names that very directory).</summary>
-    public static List<string> ListNames(int dirFd) =>
-        Directory.EnumerateFileSystemEntries(Native.FdPath(dirFd, "")).Select(p => Path.GetFileName(p)).ToList();
 
     public void Dispose() => Native.Close(_rootFd);
 }

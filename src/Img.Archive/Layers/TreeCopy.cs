@@ -67,6 +67,9 @@ public static class TreeCopy
                 var s = Path.Combine(src, name);
                 var d = Path.Combine(dst, name);
                 if (Native.Lstat(s) is not { } st) continue;
+                // Whatever the destination already holds at this name goes first (a directory stays for a directory):
+                // entries are created with O_EXCL/O_NOFOLLOW, so a link there is replaced, never written through.
+                if (Native.Lstat(d) is { } existing && !(existing.IsDir && st.IsDir)) FileTree.RemoveTree(d);
                 switch (st.Type)
                 {
                     case Native.S_IFDIR:

@@ -112,7 +112,7 @@ public sealed class BuildCommand : Command
             {
                 try
                 {
-                    if (Directory.Exists(t)) Directory.Delete(t, true);
+                    if (Directory.Exists(t)) Img.Fs.FileTree.RemoveTree(t);
                     else File.Delete(t);
                 }
                 catch (IOException) { }

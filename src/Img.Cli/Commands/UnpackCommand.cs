@@ -53,7 +53,7 @@ public sealed class UnpackCommand : Command
 
     private static void TryRemove(string dir)
     {
-        try { Directory.Delete(dir, recursive: true); }
+        try { Img.Fs.FileTree.RemoveTree(dir); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
     }

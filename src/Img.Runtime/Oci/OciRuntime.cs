@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Img.Content;
+using Img.Fs;
 using Img.Runtime.Interop;
 using Img.Runtime.Snapshots;
 
@@ -63,16 +64,24 @@ public sealed class OciRuntime
         var user = ExecUser.Resolve(rootfs, spec.User);
         // The id names the bundle and the runtime state dir; the owner in it lets a later img tell a killed build's from a running one's.
         var id = $"img-{ProcessOwner.Current}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
-        var bundle = Path.Combine(_stateDir, "executor", id);
-        Directory.CreateDirectory(bundle);
+        // <state>/executor/<id>/ holds the step's throw-away copies (rw binds, private caches); its bundle/ (config.json
+        // with the environment, hosts, resolv.conf, secret files) is a tmpfs: a secret is in memory and in the step only,
+        // and a killed img leaves none of it behind (its mount namespace goes with it).
+        var work = Path.Combine(_stateDir, "executor", id);
+        var bundle = Path.Combine(work, "bundle");
+        Directory.CreateDirectory(Path.Combine(_stateDir, "executor"), PrivateDir);
+        Directory.CreateDirectory(work, PrivateDir);
+        Directory.CreateDirectory(bundle, PrivateDir);
         Directory.CreateDirectory(RuntimeRoot);
         var cleanup = new List<Action>();
         MountStubs? stubs = null;
         try
         {
+            MountBundleInMemory(bundle, spec, cleanup);
             var env = BuildEnv(spec.Env, user);
+            env.AddRange(spec.SecretEnv);
             var mounts = BaseMounts(bundle, spec);
-            await AddRunMountsAsync(spec.Mounts, bundle, mounts, env, cleanup, cancellationToken).ConfigureAwait(false);
+            await AddRunMountsAsync(spec.Mounts, work, bundle, mounts, env, cleanup, cancellationToken).ConfigureAwait(false);
             stubs = new MountStubs(rootfs, mounts.Select(m => m.Destination));
 
             var config = new RuntimeSpec(
@@ -84,8 +93,9 @@ public sealed class OciRuntime
                 spec.Hostname,
                 mounts,
                 new SpecLinux(Namespaces(spec.Network), MaskedPaths, ReadonlyPaths));
-            await File.WriteAllBytesAsync(Path.Combine(bundle, "config.json"),
-                JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
+            await using (var configFile = new FileStream(Path.Combine(bundle, "config.json"), new FileStreamOptions
+            { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+                await configFile.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
 
             return await RunContainerAsync(id, bundle, stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
@@ -98,9 +108,22 @@ public sealed class OciRuntime
                 catch (IOException) { }
             }
             stubs?.Remove();
-            try { Directory.Delete(bundle, recursive: true); }
-            catch (IOException) { }
+            TryDeleteTree(work);
         }
+    }
+
+    private const UnixFileMode PrivateDir = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private static void MountBundleInMemory(string bundle, RunSpec spec, List<Action> cleanup)
+    {
+        if (Libc.Mount("tmpfs", bundle, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0700,size=16m") == 0)
+        {
+            cleanup.Add(() => Mounter.Unmount(bundle));
+            return;
+        }
+        // Without secrets a bundle on disk reveals nothing; with them, refuse rather than write them down.
+        if (spec.SecretEnv.Count > 0 || spec.Mounts.Any(m => m is SecretMount))
+            throw new IOException($"cannot mount a tmpfs for the step's secrets at {bundle}: {Libc.LastError()}");
     }
 
     /// <summary>
@@ -166,10 +189,8 @@ public sealed class OciRuntime
 
     private static void TryDeleteTree(string dir)
     {
-        try { Directory.Delete(dir, recursive: true); }
-        catch (DirectoryNotFoundException) { }
+        try { FileTree.RemoveTree(dir); }
         catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 
     private static List<SpecNamespace> Namespaces(RunNetwork network)
@@ -271,7 +292,7 @@ public sealed class OciRuntime
         return mounts;
     }
 
-    private async Task AddRunMountsAsync(IReadOnlyList<RunMount> requested, string bundle, List<SpecMount> mounts, List<string> env,
+    private async Task AddRunMountsAsync(IReadOnlyList<RunMount> requested, string work, string bundle, List<SpecMount> mounts, List<string> env,
         List<Action> cleanup, CancellationToken cancellationToken)
     {
         string? secretsDir = null;
@@ -288,7 +309,7 @@ public sealed class OciRuntime
                         if (b.ReadWrite)
                         {
                             // Writes must not reach the source: give the step a throw-away copy.
-                            source = Path.Combine(bundle, $"bind-{n}");
+                            source = Path.Combine(work, $"bind-{n}");
                             if (Directory.Exists(b.Source))
                             {
                                 Directory.CreateDirectory(source);
@@ -300,7 +321,7 @@ public sealed class OciRuntime
                         break;
                     }
                 case CacheMount c:
-                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(c, bundle, n, cleanup, cancellationToken).ConfigureAwait(false),
+                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(c, work, n, cleanup, cancellationToken).ConfigureAwait(false),
                         ["rbind", c.ReadOnly ? "ro" : "rw"]));
                     break;
                 case TmpfsMount t:
@@ -315,13 +336,9 @@ public sealed class OciRuntime
                         if (!File.Exists(s.SourceFile)) throw new FileNotFoundException($"secret {s.Id}: {s.SourceFile} does not exist");
                         if (secretsDir is null)
                         {
-                            // A tmpfs of our own, so the secret never touches a disk or the snapshot.
+                            // Inside the bundle's tmpfs, so the secret never touches a disk or the snapshot.
                             secretsDir = Path.Combine(bundle, "secrets");
-                            Directory.CreateDirectory(secretsDir);
-                            if (Libc.Mount("tmpfs", secretsDir, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0700,size=16m") != 0)
-                                throw new IOException($"cannot mount a tmpfs for secrets: {Libc.LastError()}");
-                            var dir = secretsDir;
-                            cleanup.Add(() => Mounter.Unmount(dir));
+                            Directory.CreateDirectory(secretsDir, PrivateDir);
                         }
                         var file = Path.Combine(secretsDir, $"secret-{n}");
                         await using (var src = File.OpenRead(s.SourceFile))

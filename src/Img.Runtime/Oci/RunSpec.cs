@@ -12,6 +12,12 @@ public sealed record RunSpec
     /// <summary><c>KEY=value</c> entries; PATH gets the docker default when absent, HOME the user's.</summary>
     public IReadOnlyList<string> Env { get; init; } = [];
 
+    /// <summary>
+    /// <c>KEY=value</c> entries that carry secrets (<c>RUN --mount=type=secret,env=…</c>): added after <see cref="Env"/>,
+    /// and written only to the in-memory bundle the runtime reads, never to a disk.
+    /// </summary>
+    public IReadOnlyList<string> SecretEnv { get; init; } = [];
+
     /// <summary>The working directory inside the container.</summary>
     public string Cwd { get; init; } = "/";
 

@@ -1,3 +1,5 @@
+using Img.Fs;
+
 namespace Img.Runtime.Snapshots;
 
 /// <summary>The snapshot table logic shared by every backend; a backend decides how snapshots are laid out and mounted.</summary>
@@ -129,12 +131,7 @@ public abstract class SnapshotterBase : ISnapshotter
     /// <inheritdoc/>
     public long Usage(string key)
     {
-        var dir = FsDir(key);
-        long total = 0;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
-        foreach (var f in new DirectoryInfo(dir).EnumerateFiles("*", options))
-            if (f.LinkTarget is null) total += f.Length;
-        return total;
+        return FileTree.Usage(FsDir(key));
     }
 
     /// <inheritdoc/>
@@ -161,21 +158,7 @@ public abstract class SnapshotterBase : ISnapshotter
         var name = Path.GetFileName(dir);
         var doomed = name.StartsWith(".rm-", StringComparison.Ordinal) ? dir : Path.Combine(Path.GetDirectoryName(dir)!, ".rm-" + name);
         if (doomed != dir) Directory.Move(dir, doomed);
-        MakeWritable(new DirectoryInfo(doomed));
-        Directory.Delete(doomed, recursive: true);
-    }
-
-    // A RUN step may leave directories without write permission; unlinking their entries needs it
-    // when the process lacks CAP_DAC_OVERRIDE over them.
-    private static void MakeWritable(DirectoryInfo dir)
-    {
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
-        foreach (var d in dir.EnumerateDirectories("*", options).Prepend(dir))
-        {
-            if (d.LinkTarget is not null) continue;
-            try { d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute; }
-            catch (UnauthorizedAccessException) { }
-            catch (IOException) { }
-        }
+        // Never through a link: a RUN step may have left links to "/" or loops, and read-only directories.
+        FileTree.RemoveTree(doomed);
     }
 }

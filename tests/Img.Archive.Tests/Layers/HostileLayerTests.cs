@@ -284,4 +284,28 @@ public class HostileLayerTests
         var ex = await Assert.ThrowsAsync<LayerFormatException>(() => Tree.Apply(CompressionTests.TextLike(4096), box.Root));
         Assert.Contains("checksum", ex.Message);
     }
+
+    [Theory]
+    [MemberData(nameof(Resolvers))]
+    public async Task AnOwnerOverrideOwnsTheEntriesAsTheyAreMadeAndNeverFollowsAPlantedLink(bool openat2)
+    {
+        // ADD --chown of a local tar that plants esc -> outside, then esc/file: the entry lands inside the root,
+        // and no pass over the tree afterwards chowns what the link points at. Owning files as 1234 needs CAP_CHOWN.
+        Assert.True(Tree.IsRoot, "run as root (as tools/test.sh does): the entries are chowned to 1234");
+        using var box = new Sandbox();
+        var outside = Path.Combine(box.Outside, "victim");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "file"), "precious");
+        var before = Native.Lstat(Path.Combine(outside, "file"))!.Value;
+        var layer = await Tree.BuildTar(Tree.Symlink("esc", outside), Tree.File("esc/file", "new"), Tree.Dir("d"), Tree.File("d/f", "x", 0b1111_101_101));
+        await Tree.Apply(layer, box.Root, new ApplyOptions { UseOpenat2 = openat2, Owner = (1234, 1234), SkipUnmappedOwnership = false });
+
+        var after = Native.Lstat(Path.Combine(outside, "file"))!.Value;
+        Assert.Equal((before.Uid, before.Gid, before.Mode, before.MtimeSec), (after.Uid, after.Gid, after.Mode, after.MtimeSec));
+        Assert.Equal("precious", File.ReadAllText(Path.Combine(outside, "file")));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(box.Root, box.Outside.TrimStart('/'), "victim", "file")));
+        foreach (var rel in new[] { "esc", "d", "d/f" })
+            Assert.Equal((1234u, 1234u), (Native.Lstat(Path.Combine(box.Root, rel))!.Value.Uid, Native.Lstat(Path.Combine(box.Root, rel))!.Value.Gid));
+        Assert.Equal(0b1111_101_101u, Native.Lstat(Path.Combine(box.Root, "d", "f"))!.Value.Permissions); // setuid set after chown
+    }
 }

@@ -2,10 +2,10 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Img.Archive.Layers;
+namespace Img.Fs;
 
 /// <summary>The libc calls layers need and .NET does not expose: *at syscalls, xattrs, devices, ownership.</summary>
-internal static partial class Native
+public static partial class Native
 {
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
@@ -55,6 +55,27 @@ internal static partial class Native
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int openat_(int dirfd, string path, int flags, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static unsafe partial int openat_raw(int dirfd, byte* path, int flags, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
+    private static unsafe partial int unlinkat_raw(int dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static unsafe partial int statx_raw(int dirfd, byte* path, int flags, uint mask, byte* buf);
+
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int chmod_(string path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+    private static partial nint fdopendir_(int fd);
+
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial nint readdir64_(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
+    private static partial int closedir_(nint dir);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
@@ -171,6 +192,86 @@ internal static partial class Native
         }
     }
 
+    /// <summary>openat with a name given as raw bytes (names need not be valid UTF-8).</summary>
+    public static unsafe int OpenAt(int dirfd, ReadOnlySpan<byte> name, int flags)
+    {
+        fixed (byte* p = NulTerminated(name))
+        {
+            var fd = openat_raw(dirfd, p, flags | O_CLOEXEC, 0);
+            return fd >= 0 ? fd : -Errno;
+        }
+    }
+
+    /// <summary>unlinkat with a raw-byte name.</summary>
+    public static unsafe int UnlinkAt(int dirfd, ReadOnlySpan<byte> name, bool dir)
+    {
+        fixed (byte* p = NulTerminated(name))
+            return unlinkat_raw(dirfd, p, dir ? AT_REMOVEDIR : 0) == 0 ? 0 : -Errno;
+    }
+
+    /// <summary>lstat-like statx of a raw-byte name (the directory itself when empty); null when it does not exist.</summary>
+    public static unsafe FileStat? StatAt(int dirfd, ReadOnlySpan<byte> name, string display)
+    {
+        byte* buf = stackalloc byte[256];
+        fixed (byte* p = NulTerminated(name))
+        {
+            if (statx_raw(dirfd, p, AT_SYMLINK_NOFOLLOW | (name.Length == 0 ? AT_EMPTY_PATH : 0), 0x7ff, buf) != 0)
+            {
+                var e = Errno;
+                if (e is ENOENT or ENOTDIR) return null;
+                throw new NativeException("stat", display, e);
+            }
+        }
+        return ParseStatx(new ReadOnlySpan<byte>(buf, 256));
+    }
+
+    /// <summary>chmod of the directory or file open as <paramref name="fd"/> (O_PATH works: the /proc magic link names that very inode).</summary>
+    public static int ChmodFd(int fd, uint mode) => chmod_($"/proc/self/fd/{fd}", mode) == 0 ? 0 : -Errno;
+
+    /// <summary>
+    /// The names in the directory open as <paramref name="dirFd"/> (any kind of fd, O_PATH included), as raw bytes:
+    /// a name that is not valid UTF-8 must still be removable.
+    /// </summary>
+    public static unsafe List<byte[]> ReadDir(int dirFd, string display)
+    {
+        var fd = OpenAt(dirFd, ".", O_RDONLY | O_DIRECTORY);
+        if (fd < 0) throw new NativeException("open directory", display, -fd);
+        var dir = fdopendir_(fd);
+        if (dir == 0)
+        {
+            var e = Errno;
+            Close(fd);
+            throw new NativeException("opendir", display, e);
+        }
+        var names = new List<byte[]>();
+        try
+        {
+            while (true)
+            {
+                Marshal.SetLastPInvokeError(0);
+                var ent = readdir64_(dir);
+                if (ent == 0)
+                {
+                    if (Errno != 0) throw new NativeException("readdir", display, Errno);
+                    break;
+                }
+                // struct dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)ent + 19);
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) continue;
+                names.Add(name.ToArray());
+            }
+        }
+        finally { closedir_(dir); } // closes fd too
+        return names;
+    }
+
+    private static byte[] NulTerminated(ReadOnlySpan<byte> name)
+    {
+        var b = new byte[name.Length + 1];
+        name.CopyTo(b);
+        return b;
+    }
+
     public static int MkdirAt(int dirfd, string name, uint mode) => mkdirat_(dirfd, name, mode) == 0 ? 0 : -Errno;
     public static int SymlinkAt(string target, int dirfd, string name) => symlinkat_(target, dirfd, name) == 0 ? 0 : -Errno;
     public static int LinkAt(int olddirfd, string oldname, int newdirfd, string newname) => linkat_(olddirfd, oldname, newdirfd, newname, 0) == 0 ? 0 : -Errno;
@@ -215,7 +316,11 @@ internal static partial class Native
             if (e is ENOENT or ENOTDIR) return null;
             throw new NativeException("stat", display, e);
         }
-        var s = new ReadOnlySpan<byte>(buf, 256);
+        return ParseStatx(new ReadOnlySpan<byte>(buf, 256));
+    }
+
+    private static FileStat ParseStatx(ReadOnlySpan<byte> s)
+    {
         return new FileStat(
             Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]),
             Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
@@ -302,7 +407,7 @@ internal static partial class Native
 }
 
 /// <summary>The metadata of one file, as statx reports it without following symlinks.</summary>
-internal readonly record struct FileStat(uint Mode, uint Uid, uint Gid, uint Nlink, ulong Ino, long Size,
+public readonly record struct FileStat(uint Mode, uint Uid, uint Gid, uint Nlink, ulong Ino, long Size,
     long MtimeSec, uint MtimeNsec, uint RdevMajor, uint RdevMinor, uint DevMajor, uint DevMinor)
 {
     public uint Type => Mode & Native.S_IFMT;
