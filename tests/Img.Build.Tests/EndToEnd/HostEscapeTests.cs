@@ -51,18 +51,32 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         canary.AssertSecretNotIn(Path.Combine(ctx, "out"));
     }
 
+    /// <summary>
+    /// Directory entries that make the canary's path exist inside the destination too: a link to it then resolves
+    /// inside, extraction succeeds, and what comes after (the --chown pass, the merge, snapshot removal) meets a link
+    /// whose target is also a real path on the host.
+    /// </summary>
+    private static IEnumerable<TarEntry> Mirror(Canary canary)
+    {
+        var path = "";
+        foreach (var part in Path.Combine(canary.Root, "locked").Split('/', StringSplitOptions.RemoveEmptyEntries))
+            yield return TarDir(path += part + "/", 0b111_101_101);
+    }
+
     private static IEnumerable<TarEntry> HostileEntries(string attack, Canary canary)
     {
         string Up(string absolute) => string.Concat(Enumerable.Repeat("../", 12)) + absolute.TrimStart('/');
         switch (attack)
         {
             case "symlink-then-write":
+                foreach (var dir in Mirror(canary)) yield return dir;
                 yield return TarSymlink("esc", canary.Root);
                 yield return TarFile("esc/file", "pwned");
                 yield return TarFile("esc/canary.txt", "pwned");
                 yield return TarFile("esc/locked/secret.txt", "pwned");
                 break;
             case "symlink-then-dir":
+                foreach (var dir in Mirror(canary)) yield return dir;
                 // A directory entry through the link would chmod and chown the canary's directories.
                 yield return TarSymlink("esc", canary.Root);
                 yield return TarDir("esc/", 0b111_111_111);
@@ -70,6 +84,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
                 yield return TarDir("esc/new/", 0b111_111_111);
                 break;
             case "symlink-then-hardlink":
+                foreach (var dir in Mirror(canary)) yield return dir;
                 yield return TarSymlink("esc", canary.Root);
                 yield return TarHardLink("h", "esc/canary.txt");
                 yield return TarFile("h", "pwned");
@@ -245,7 +260,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         ProcessResult r;
         try
         {
-            r = await img.ImgAsync(ctx, null, ["build", "--no-console", "."], timeout: TimeSpan.FromSeconds(60));
+            r = await img.ImgAsync(ctx, null, ["build", "--no-console", "-t", "escape/special", "."], timeout: TimeSpan.FromSeconds(60));
         }
         catch (TimeoutException)
         {
@@ -309,7 +324,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         var ctx = img.NewContext($"FROM base\n{copy}\nRUN test -f \"$(printf '/c/bad-\\377\\376.txt')\"\n");
         // .NET strings cannot hold the name: the shell makes it from bytes.
         (await ProcessRunner.RunAsync("bash", ["-c", "printf x > \"$1/$(printf 'bad-\\377\\376.txt')\"", "mk", ctx])).EnsureSuccess("create the file");
-        var r = await img.BuildAsync(ctx, ["--no-console", "."]);
+        var r = await img.BuildAsync(ctx, ["--no-console", "-t", "escape/utf8", "."]);
         // Success means the RUN found the name byte for byte; a refusal must name the file.
         if (r.ExitCode != 0)
         {
@@ -419,7 +434,7 @@ public sealed class HostEscapeTests(ImgBuildFixture img)
         using var canary = Canary.Create("canary-image");
         var work = img.TempDir("img-escape-image");
         var tar = Path.Combine(work, "rootfs.tar");
-        WriteTar(tar, [TarSymlink("esc", canary.Root), TarFile("esc/canary.txt", "pwned"), TarFile("esc/new", "pwned"),
+        WriteTar(tar, [.. Mirror(canary), TarSymlink("esc", canary.Root), TarFile("esc/canary.txt", "pwned"), TarFile("esc/new", "pwned"),
             TarDir("esc/locked/", 0b111_111_111), TarFile("esc/locked/secret.txt", "pwned"), TarFile("plain", "p")]);
         var name = "escape/hostile-" + Guid.NewGuid().ToString("N")[..8];
         var import = await img.ImgAsync(work, null, ["import", tar, name], timeout: AttackLimit);

@@ -7,8 +7,10 @@ namespace Img.Build.Tests.EndToEnd;
 /// <summary>
 /// Removing a snapshot — after a failed RUN, on <c>img rm</c> + <c>img prune</c> — deletes the snapshot's own tree and
 /// nothing through a link in it: not the canary, not the host's root, and a tree of link loops neither hangs nor
-/// wedges the store. These run in a state directory of their own (a wedged store would fail every other test).
+/// wedges the store. They run in state directories of their own, one after another (collection "snapshot removal"): a
+/// wedged store would fail every other test, and an escaping removal would be retried by every later build there.
 /// </summary>
+[Collection("snapshot removal")]
 public sealed class SnapshotRemovalEscapeTests(ImgBuildFixture img) : IClassFixture<ImgBuildFixture>
 {
     public static TheoryData<string> CanaryLinks() => ["{root}", "{root}/locked", "{root}/canary.txt", "../../../../../../../..{root}"];
@@ -21,9 +23,9 @@ public sealed class SnapshotRemovalEscapeTests(ImgBuildFixture img) : IClassFixt
         using var canary = Canary.Create("canary-failed-run");
         var link = target.Replace("{root}", canary.Root);
         var ctx = img.NewContext($"FROM base\nRUN mkdir -p /d && ln -s {link} /link && ln -s {link} /d/link && false\n");
-        var r = await img.BuildAsync(ctx, ["--no-console", "."]);
+        var r = await img.BuildAsync(ctx, ["--no-console", "-t", "escape/failed", "."]);
         canary.AssertUntouched($"a failed RUN that linked {link}");
-        AssertRunFailed(r);
+        RemovalAttack.AssertRunFailed(r);
     }
 
     /// <summary>An ADD that fails half-way after its archive planted links to the canary: the step's snapshot goes, the canary stays.</summary>
@@ -40,48 +42,10 @@ public sealed class SnapshotRemovalEscapeTests(ImgBuildFixture img) : IClassFixt
             // A hard link to nothing the archive holds: extraction fails after the links are in place.
             tar.WriteEntry(new PaxTarEntry(TarEntryType.HardLink, "broken") { LinkName = "not-in-the-archive" });
         }
-        var r = await TimedBuildAsync(ctx, TimeSpan.FromSeconds(90));
+        var r = await RemovalAttack.TimedBuildAsync(img, ctx, TimeSpan.FromSeconds(90));
         canary.AssertUntouched("a failed ADD that planted links to it");
         Assert.Equal(1, r.ExitCode);
-    }
-
-    /// <summary><c>RUN ln -s / /root-link &amp;&amp; false</c>: the removal stays in the snapshot, so it is quick and touches no file of the user's.</summary>
-    [Fact]
-    public async Task FailedRunLinkingTheHostRootIsRemovedQuickly()
-    {
-        using var canary = Canary.Create("canary-root-link");
-        var ctx = img.NewContext("FROM base\nRUN ln -s / /root-link && false\n");
-        var r = await TimedBuildAsync(ctx, TimeSpan.FromSeconds(60));
-        canary.AssertUntouched("a failed RUN that linked /");
-        AssertRunFailed(r);
-    }
-
-    /// <summary><c>RUN ln -s /usr /x &amp;&amp; false</c> once hung the build for minutes walking the host's /usr.</summary>
-    [Fact]
-    public async Task FailedRunLinkingUsrDoesNotHang()
-    {
-        using var canary = Canary.Create("canary-usr-link");
-        var ctx = img.NewContext("FROM base\nRUN ln -s /usr /x && ln -s /home /h && false\n");
-        var r = await TimedBuildAsync(ctx, TimeSpan.FromSeconds(90));
-        canary.AssertUntouched("a failed RUN that linked /usr");
-        AssertRunFailed(r);
-    }
-
-    /// <summary>Link loops in a failed RUN's snapshot: removed, and the next build and prune succeed (the store is not wedged).</summary>
-    [Fact]
-    public async Task FailedRunWithLinkLoopsDoesNotWedgeTheStore()
-    {
-        using var canary = Canary.Create("canary-loops");
-        var ctx = img.NewContext($"FROM base\nRUN mkdir -p /d/a && ln -s . /d/loop && ln -s .. /d/a/up && ln -s {canary.Root} /d/a/c && false\n");
-        var r = await TimedBuildAsync(ctx, TimeSpan.FromSeconds(90));
-        AssertRunFailed(r);
-        var next = img.NewContext("FROM base\nRUN echo after > /after\n");
-        (await TimedBuildAsync(next, TimeSpan.FromSeconds(90), "-o", "type=local,dest=out")).EnsureSuccess("the build after link loops");
-        Assert.Equal("after\n", File.ReadAllText(Path.Combine(next, "out/after")));
-        (await img.ImgAsync(img.State, null, ["prune"], timeout: TimeSpan.FromSeconds(90))).EnsureSuccess("prune after link loops");
-        // Not a recursive search: the state holds the attack's link loops until they are gone.
-        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(img.State, "snapshots")).SelectMany(b => Directory.EnumerateDirectories(b, ".rm-*")));
-        canary.AssertUntouched("link loops in a failed RUN, a build and a prune");
+        Assert.Contains("not-in-the-archive", r.Stderr);
     }
 
     /// <summary>
@@ -100,13 +64,19 @@ public sealed class SnapshotRemovalEscapeTests(ImgBuildFixture img) : IClassFixt
         (await img.ImgAsync(img.State, null, ["prune"], timeout: TimeSpan.FromSeconds(90))).EnsureSuccess("img prune");
         canary.AssertUntouched("img rm and img prune of an image linking to it");
     }
+}
 
-    private async Task<ProcessResult> TimedBuildAsync(string ctx, TimeSpan limit, params string[] args)
+/// <summary>What the snapshot removal attacks share: a build that must end in time, and a RUN's failure as the only error.</summary>
+internal static class RemovalAttack
+{
+    public static async Task<ProcessResult> TimedBuildAsync(ImgBuildFixture img, string ctx, TimeSpan limit, params string[] args)
     {
         var clock = Stopwatch.StartNew();
         try
         {
-            return await img.ImgAsync(ctx, null, ["build", "--no-console", .. args, "."], timeout: limit);
+            // A tag unless the caller exports: a build needs one or the other.
+            string[] output = args.Length > 0 ? args : ["-t", "escape/timed"];
+            return await img.ImgAsync(ctx, null, ["build", "--no-console", .. output, "."], timeout: limit);
         }
         catch (TimeoutException)
         {
@@ -116,11 +86,65 @@ public sealed class SnapshotRemovalEscapeTests(ImgBuildFixture img) : IClassFixt
     }
 
     /// <summary>The RUN's own failure is the one error: not a removal error, not a hang.</summary>
-    private static void AssertRunFailed(ProcessResult r)
+    public static void AssertRunFailed(ProcessResult r)
     {
         Assert.Equal(1, r.ExitCode);
         var errors = r.Stderr.Split('\n').Where(l => l.StartsWith("Error:", StringComparison.Ordinal)).ToList();
         Assert.True(errors.Count == 1 && errors[0].Contains("did not complete successfully: exit code: 1"),
             "expected only the RUN's failure:\n" + r.Stderr);
+    }
+}
+
+/// <summary>A removal attack that, when it escapes, leaves a <c>.rm-</c> directory every later build retries: a state directory of its own.</summary>
+[Collection("snapshot removal")]
+public sealed class HostRootLinkRemovalTests(ImgBuildFixture img) : IClassFixture<ImgBuildFixture>
+{
+    /// <summary><c>RUN ln -s / /root-link &amp;&amp; false</c>: the removal stays in the snapshot, so it is quick and touches no file of the user's.</summary>
+    [Fact]
+    public async Task FailedRunLinkingTheHostRootIsRemovedQuickly()
+    {
+        using var canary = Canary.Create("canary-root-link");
+        var ctx = img.NewContext("FROM base\nRUN ln -s / /root-link && false\n");
+        var r = await RemovalAttack.TimedBuildAsync(img, ctx, TimeSpan.FromSeconds(60));
+        canary.AssertUntouched("a failed RUN that linked /");
+        RemovalAttack.AssertRunFailed(r);
+    }
+}
+
+/// <summary>A removal attack that, when it escapes, leaves a <c>.rm-</c> directory every later build retries: a state directory of its own.</summary>
+[Collection("snapshot removal")]
+public sealed class UsrLinkRemovalTests(ImgBuildFixture img) : IClassFixture<ImgBuildFixture>
+{
+    /// <summary><c>RUN ln -s /usr /x &amp;&amp; false</c> once hung the build for minutes walking the host's /usr.</summary>
+    [Fact]
+    public async Task FailedRunLinkingUsrDoesNotHang()
+    {
+        using var canary = Canary.Create("canary-usr-link");
+        var ctx = img.NewContext("FROM base\nRUN ln -s /usr /x && ln -s /home /h && false\n");
+        var r = await RemovalAttack.TimedBuildAsync(img, ctx, TimeSpan.FromSeconds(90));
+        canary.AssertUntouched("a failed RUN that linked /usr");
+        RemovalAttack.AssertRunFailed(r);
+    }
+}
+
+/// <summary>A removal attack that, when it escapes, leaves a <c>.rm-</c> directory every later build retries: a state directory of its own.</summary>
+[Collection("snapshot removal")]
+public sealed class LinkLoopRemovalTests(ImgBuildFixture img) : IClassFixture<ImgBuildFixture>
+{
+    /// <summary>Link loops in a failed RUN's snapshot: removed, and the next build and prune succeed (the store is not wedged).</summary>
+    [Fact]
+    public async Task FailedRunWithLinkLoopsDoesNotWedgeTheStore()
+    {
+        using var canary = Canary.Create("canary-loops");
+        var ctx = img.NewContext($"FROM base\nRUN mkdir -p /d/a && ln -s . /d/loop && ln -s .. /d/a/up && ln -s {canary.Root} /d/a/c && false\n");
+        var r = await RemovalAttack.TimedBuildAsync(img, ctx, TimeSpan.FromSeconds(90));
+        RemovalAttack.AssertRunFailed(r);
+        var next = img.NewContext("FROM base\nRUN echo after > /after\n");
+        (await RemovalAttack.TimedBuildAsync(img, next, TimeSpan.FromSeconds(90), "-o", "type=local,dest=out")).EnsureSuccess("the build after link loops");
+        Assert.Equal("after\n", File.ReadAllText(Path.Combine(next, "out/after")));
+        (await img.ImgAsync(img.State, null, ["prune"], timeout: TimeSpan.FromSeconds(90))).EnsureSuccess("prune after link loops");
+        // Not a recursive search: the state holds the attack's link loops until they are gone.
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(img.State, "snapshots")).SelectMany(b => Directory.EnumerateDirectories(b, ".rm-*")));
+        canary.AssertUntouched("link loops in a failed RUN, a build and a prune");
     }
 }
