@@ -39,7 +39,8 @@ public static class StaleWork
     public static IDisposable EnterBuild(string stateDir)
     {
         var path = LockPath(Path.GetFullPath(stateDir));
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // The first thing a build creates may be the state directory itself: private, as LocalStore makes it.
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         // .NET takes flock(LOCK_SH|LOCK_NB) for a shared FileShare; a reclaimer holds LOCK_EX only for a moment.
         for (int attempt = 0; ; attempt++)
         {

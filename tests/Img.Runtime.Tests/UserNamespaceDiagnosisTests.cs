@@ -10,6 +10,7 @@ public sealed class UserNamespaceDiagnosisTests
     [InlineData("unshare: unshare failed: Operation not permitted", 0, null, "SELinux or AppArmor")]
     [InlineData("newuidmap: write to uid_map failed: Operation not permitted", 2, null, "setcap cap_setuid+ep")]
     [InlineData("unshare: unshare failed: No space left on device", 0, null, "user.max_user_namespaces")]
+    [InlineData("unshare: failed to execute newuidmap: No such file or directory", 0, null, "install the uidmap package")]
     public void Each_refusal_names_its_cause_and_fix(string stderr, int seccomp, string? usernsClone, string fix)
     {
         var facts = new UserNamespaceDiagnosis.Facts(seccomp, usernsClone, null, "15000", NewuidmapSetuid: true, InContainer: true);

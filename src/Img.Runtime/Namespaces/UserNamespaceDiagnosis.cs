@@ -49,6 +49,8 @@ public static class UserNamespaceDiagnosis
     public static string Explain(string unshareStderr, Facts facts)
     {
         var why = unshareStderr.Trim().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "unshare failed";
+        if (why.Contains("failed to execute", StringComparison.Ordinal))
+            return $"cannot create a user namespace: {why}: install the uidmap package (newuidmap, newgidmap) and keep it on PATH";
         if (why.Contains("newuidmap", StringComparison.Ordinal) || why.Contains("newgidmap", StringComparison.Ordinal) ||
             why.Contains("uid_map", StringComparison.Ordinal) || why.Contains("gid_map", StringComparison.Ordinal))
         {
