@@ -18,15 +18,19 @@ namespace Img.Build;
 internal sealed record BaseImage(Reference Reference, Descriptor Manifest, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers);
 
 /// <summary>
-/// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), else it is
-/// pulled through the registry client; its layers are applied into snapshots named by chain ID so later builds reuse them.
+/// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), then the image
+/// an earlier build pulled for that name, else it is pulled through the registry client (always with <c>--pull</c>); its layers are applied into snapshots named by chain ID so later builds reuse them.
 /// A stored index that lists the platform but does not hold its manifest (a pull of another platform) has it fetched;
 /// a stored image without the platform at all is an error.
 /// </summary>
 internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform defaultPlatform, ProgressSink progress)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
+    private readonly ResolvedBaseImages _resolved = new(store.StateDir);
     private RegistryClient? _registry;
+
+    /// <summary><c>--pull</c>: every name is resolved at its registry again; neither a stored image nor an earlier resolution is used.</summary>
+    public bool Pull { get; init; }
 
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
@@ -44,18 +48,21 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
         var step = progress.Start($"[internal] load metadata for {reference}");
         Descriptor target;
-        var record = store.Metadata.GetImage(reference!.ToString());
-        if (record is not null)
+        // A stored image of that name, else what an earlier build resolved it to: no registry round trip (docker's
+        // behaviour without --pull).
+        var stored = Pull ? null : store.Metadata.GetImage(reference!.ToString())?.Target ?? _resolved.Find(reference!, store.Content);
+        if (stored is not null)
         {
-            target = record.Target;
+            target = stored;
             // A pulled index holds the manifests of the platforms pulled so far: fetch this one from where it came.
             if (await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false) is null
                 && await ListsPlatformAsync(target, platform, ct).ConfigureAwait(false))
-                target = await PullAsync(reference.WithDigest(target.Digest), platform, step, ct).ConfigureAwait(false);
+                target = await PullAsync(reference!.WithDigest(target.Digest), platform, step, ct).ConfigureAwait(false);
         }
         else
         {
-            target = await PullAsync(reference, platform, step, ct).ConfigureAwait(false);
+            target = await PullAsync(reference!, platform, step, ct).ConfigureAwait(false);
+            await _resolved.RememberAsync(reference!, target, ct).ConfigureAwait(false);
         }
         var manifestDesc = await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false);
         if (manifestDesc is null)
@@ -100,7 +107,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             });
             parent = name2;
         }
-        return new BaseImage(reference, manifestDesc, config, parent, layers);
+        return new BaseImage(reference!, manifestDesc, config, parent, layers);
     }
 
     private async Task<Descriptor> PullAsync(Reference reference, Platform platform, StepReporter step, CancellationToken ct)

@@ -26,12 +26,13 @@ public static class MultiPlatformBuild
 {
     /// <summary>Builds <paramref name="request"/> for each of <paramref name="platforms"/> and exports the result.</summary>
     /// <exception cref="BuildFailedException">A platform's build or the export failed; the message says why.</exception>
-    public static async Task<Descriptor> BuildAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress, CancellationToken ct)
+    public static async Task<BuiltImage> BuildAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress, CancellationToken ct)
     {
         if (platforms.Count <= 1)
         {
             var single = platforms.Count == 1 ? request with { Platform = platforms[0] } : request;
-            return (await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false)).Manifest;
+            var result = await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false);
+            return new BuiltImage(result.Manifest, result.Config);
         }
         if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
             throw new BuildFailedException($"failed to solve: exporter \"{request.Output.Type}\" could not be found");
@@ -44,10 +45,10 @@ public static class MultiPlatformBuild
         var numbers = new StepNumbers();
         var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
         var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
-        var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.Output.OciMediaTypes, ct).ConfigureAwait(false);
+        var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations).ConfigureAwait(false);
         await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
-        return index;
+        return new BuiltImage(index, null);
     }
 
     /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
@@ -166,13 +167,20 @@ public static class MultiPlatformBuild
 internal static class IndexWriter
 {
     /// <summary>Stores an index of <paramref name="images"/>, each entry carrying its config's platform, in the order given.</summary>
-    public static async Task<Descriptor> WriteAsync(ContentStore content, IReadOnlyList<BuildResult> images, bool oci, CancellationToken ct)
+    public static async Task<Descriptor> WriteAsync(ContentStore content, IReadOnlyList<BuildResult> images, bool oci, CancellationToken ct,
+        IReadOnlyList<ImageAnnotation>? annotations = null)
     {
+        annotations ??= [];
         var index = new ImageIndex
         {
             SchemaVersion = 2,
             MediaType = oci ? MediaTypes.OciIndex : MediaTypes.DockerManifestList,
-            Manifests = images.Select(i => i.Manifest with { Platform = PlatformOf(i.ImageConfig) }).ToList(),
+            Manifests = images.Select(i => i.Manifest with
+            {
+                Platform = PlatformOf(i.ImageConfig),
+                Annotations = ImageAnnotation.For(annotations, AnnotationTargets.ManifestDescriptor, i.Manifest.Annotations),
+            }).ToList(),
+            Annotations = ImageAnnotation.For(annotations, AnnotationTargets.Index),
         };
         return await content.WriteBytesAsync(OciJson.Serialize(index), index.MediaType, ct).ConfigureAwait(false);
     }

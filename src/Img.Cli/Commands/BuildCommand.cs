@@ -23,17 +23,20 @@ public sealed class BuildCommand : Command
         var path = args.Positionals[0];
 
         OutputSpec? output = null;
-        if (args.String("output") is { Length: > 0 } o)
+        try
         {
-            try { output = OutputSpec.Parse(o, context.StdoutIsTerminal); }
-            catch (OutputSpecException e) { throw new CommandException(e.Message); }
+            if (args.String("output") is { Length: > 0 } o) output = OutputSpec.Parse(o, context.StdoutIsTerminal);
+            if (args.Bool("push")) output = (output ?? OutputSpec.DefaultImage).WithPush();
         }
+        catch (OutputSpecException e) { throw new CommandException(e.Message); }
+        var mode = ProgressModes.Choose(args, context.StderrIsTerminal);
         var tags = args.List("tag").Select(Normalise).ToList();
         if (output is null && tags.Count == 0) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
         Reference? outputName = output?.Name is { } n ? Normalise(n) : null;
         var buildArgs = KeyValues(args.List("build-arg"), "build-arg");
         var labels = KeyValues(args.List("label"), "label");
-        IReadOnlyDictionary<string, string> secrets, ssh;
+        IReadOnlyDictionary<string, SecretSource> secrets;
+        IReadOnlyDictionary<string, string> ssh;
         try
         {
             secrets = SessionSpecs.ParseSecrets(args.List("secret"));
@@ -50,21 +53,33 @@ public sealed class BuildCommand : Command
             cacheFrom = CacheSpecs.ParseImports(args.List("cache-from"));
         }
         catch (CacheSpecException e) { throw new CommandException(e.Message); }
+        var network = RunOptions.Network(args.String("network"));
+        var hosts = RunOptions.ExtraHosts(args.List("add-host"));
+        IReadOnlyList<ImageAnnotation> annotations;
+        try { annotations = args.List("annotation").Select(ImageAnnotation.Parse).ToList(); }
+        catch (FormatException e) { throw new CommandException(e.Message); }
+        var results = new BuildResultFiles(args.String("iidfile"), args.String("metadata-file"));
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
         if (reexec is int code) return code;
 
         var temps = new List<string>();
+        SecretFiles? secretFiles = null;
         try
         {
             var (contextDir, dockerfile) = await PrepareInputsAsync(context, path, args.String("file"), temps, ct);
             var name = tags.Count > 0 ? tags[0].ToString() : outputName?.ToString() ?? "image";
             var names = new List<Reference>(tags);
             if (outputName is not null && !names.Contains(outputName)) names.Add(outputName);
+            try { secretFiles = SecretFiles.Open(secrets); }
+            catch (Exception e) when (e is ArgumentException or IOException) { throw new CommandException(e.Message); }
 
-            context.Err.Write($"Building {name}\n");
-            context.Err.Write("Setting up the rootfs... this may take a bit.\n");
-            context.Err.Flush();
+            if (mode.ShowsHeadings)
+            {
+                context.Err.Write($"Building {name}\n");
+                context.Err.Write("Setting up the rootfs... this may take a bit.\n");
+                context.Err.Flush();
+            }
 
             var request = new BuildRequest
             {
@@ -80,34 +95,50 @@ public sealed class BuildCommand : Command
                 SourceDateEpoch = sourceDateEpoch,
                 CacheFrom = cacheFrom,
                 CacheTo = cacheTo,
-                Secrets = secrets,
+                Secrets = secretFiles.Paths,
                 SshSockets = ssh,
                 Output = output ?? OutputSpec.DefaultImage,
                 Names = names,
                 OpenStdout = context.OpenStdout,
+                Pull = args.Bool("pull"),
+                Network = network,
+                ExtraHosts = hosts,
+                Annotations = annotations,
             };
-            var plain = args.Bool("no-console") || !context.StderrIsTerminal;
-            var tty = plain ? null : new TtyProgress(context.Err);
-            IBuildProgress progress = tty is null ? new PlainProgress(context.Err) : tty;
+            var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
+            var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;
+            IBuildProgress progress = mode.Kind switch
+            {
+                ProgressKind.Tty => tty!,
+                ProgressKind.Quiet => quiet!,
+                ProgressKind.RawJson => new RawJsonProgress(context.Err),
+                _ => new PlainProgress(context.Err),
+            };
+            BuiltImage built;
             try
             {
-                await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
+                built = await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
             }
             catch (BuildFailedException e)
             {
                 if (tty is not null) await tty.DisposeAsync();
                 tty = null;
+                // Quiet shows nothing while it works; a failure shows what the steps printed, as docker -q does.
+                if (quiet is not null) context.Err.Write(quiet.Transcript);
                 throw new CommandException(e.Message);
             }
             finally
             {
                 if (tty is not null) await tty.DisposeAsync();
             }
-            context.Err.Write($"Successfully built {name}\n");
+            await results.WriteAsync(built, request, ct);
+            if (mode.Kind == ProgressKind.Quiet) context.Out.WriteLine(built.ImageId.ToString());
+            if (mode.ShowsHeadings) context.Err.Write($"Successfully built {name}\n");
             return 0;
         }
         finally
         {
+            secretFiles?.Dispose();
             foreach (var t in temps)
             {
                 try

@@ -60,12 +60,21 @@ public sealed class ImgBuildFixture : IAsyncLifetime
         File.WriteAllText(p, content);
     }
 
+    /// <summary>The DIGEST column of <paramref name="name"/>'s row in an <c>img ls</c> listing.</summary>
+    public static string DigestInListing(string listing, string name)
+    {
+        var line = listing.Split('\n').FirstOrDefault(l => l.Split('\t', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() == name)
+            ?? throw new InvalidOperationException($"{name} not in ls:\n{listing}");
+        return line.Split('\t', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
+    }
+
     public Task<ProcessResult> BuildAsync(string cwd, params string[] args) => ImgAsync(cwd, null, ["build", .. args]);
 
-    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null)
+    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null,
+        IDictionary<string, string?>? env = null)
     {
-        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args]);
-        return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
+        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args], env);
+        return ProcessRunner.RunAsync(file, wrapped, stdin, env, workingDirectory: cwd, timeout: TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
     }
 }
 

@@ -1,0 +1,262 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Img.Oci;
+using Img.TestSupport;
+
+namespace Img.Build.Tests.EndToEnd;
+
+/// <summary>
+/// The flags CI scripts pass to <c>docker build</c> / <c>docker buildx build</c>, each end to end as the unprivileged
+/// user against a real registry, with what they produce read back (the registry, the store, the files written).
+/// </summary>
+[Collection("img build")]
+public sealed class BuildFlagsTests(ImgBuildFixture img)
+{
+    private static readonly string[] s_manifestTypes = [MediaTypes.OciIndex, MediaTypes.DockerManifestList, MediaTypes.OciManifest, MediaTypes.DockerManifest];
+
+    /// <summary>A manifest or index as the registry serves it: its digest header and its document.</summary>
+    private static async Task<(string Digest, JsonDocument Document)> RegistryManifestAsync(RegistryServer registry, string repository, string reference)
+    {
+        using var client = registry.CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{reference}");
+        foreach (var t in s_manifestTypes) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(t));
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {repository}:{reference}: {(int)response.StatusCode} {body}");
+        return (response.Headers.GetValues("Docker-Content-Digest").Single(), JsonDocument.Parse(body));
+    }
+
+    private async Task<string> StoredDigestAsync(string cwd, string name) =>
+        ImgBuildFixture.DigestInListing((await img.ImgAsync(cwd, null, ["ls"])).EnsureSuccess("ls").Stdout, name);
+
+    [Fact]
+    public async Task PushSendsEveryTagWithTheStoredDigestAndTheFilesSayWhatWasBuilt()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var ctx = img.NewContext("FROM base\nRUN echo pushed > /pushed\n");
+        var one = $"{registry.HostPort}/flags/push:one";
+        var two = $"{registry.HostPort}/flags/push:two";
+        var r = await img.BuildAsync(ctx, "--progress", "plain", "-t", one, "-t", two, "--push", "--iidfile", "iid", "--metadata-file", "meta.json", ".");
+        r.EnsureSuccess("build --push");
+        Assert.Matches(@"#\d+ pushing layers\n", r.Stderr);
+        Assert.Contains($"pushing manifest for {one}@sha256:", r.Stderr);
+        Assert.Contains($"pushing manifest for {two}@sha256:", r.Stderr);
+
+        var stored = await StoredDigestAsync(ctx, one);
+        var (digestOne, manifest) = await RegistryManifestAsync(registry, "flags/push", "one");
+        var (digestTwo, _) = await RegistryManifestAsync(registry, "flags/push", "two");
+        Assert.Equal(stored, digestOne);
+        Assert.Equal(stored, digestTwo);
+
+        // --iidfile: the image ID, which is the config digest of what the registry now holds.
+        var configDigest = manifest.RootElement.GetProperty("config").GetProperty("digest").GetString();
+        Assert.Equal(configDigest, File.ReadAllText(Path.Combine(ctx, "iid")));
+
+        using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(ctx, "meta.json")));
+        var m = meta.RootElement;
+        Assert.Equal(stored, m.GetProperty("containerimage.digest").GetString());
+        Assert.Equal(configDigest, m.GetProperty("containerimage.config.digest").GetString());
+        Assert.Equal(stored, m.GetProperty("containerimage.descriptor").GetProperty("digest").GetString());
+        Assert.Equal(MediaTypes.DockerManifest, m.GetProperty("containerimage.descriptor").GetProperty("mediaType").GetString());
+        Assert.True(m.GetProperty("containerimage.descriptor").GetProperty("size").GetInt64() > 0);
+        Assert.Equal($"{one},{two}", m.GetProperty("image.name").GetString());
+    }
+
+    [Fact]
+    public async Task OutputTypeRegistryAndImagePushTrueArePushes()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var ctx = img.NewContext("FROM base\nRUN echo reg > /reg\n");
+        var viaRegistry = $"{registry.HostPort}/flags/out:registry";
+        (await img.BuildAsync(ctx, "--no-console", "-o", $"type=registry,name={viaRegistry}", ".")).EnsureSuccess("-o type=registry");
+        Assert.Equal(await StoredDigestAsync(ctx, viaRegistry), (await RegistryManifestAsync(registry, "flags/out", "registry")).Digest);
+
+        var viaImage = $"{registry.HostPort}/flags/out:image";
+        var r = await img.BuildAsync(ctx, "--no-console", "--load", "-o", $"type=image,name={viaImage},push=true", ".");
+        r.EnsureSuccess("-o type=image,push=true --load");
+        Assert.Equal(await StoredDigestAsync(ctx, viaImage), (await RegistryManifestAsync(registry, "flags/out", "image")).Digest);
+
+        var bad = await img.BuildAsync(ctx, "--push", "-o", "type=tar,dest=x.tar", ".");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("Error: --push cannot be used with an output of type tar", bad.Stderr);
+    }
+
+    [Fact]
+    public async Task RawJsonIsOneSolveStatusPerLineCoveringEveryStep()
+    {
+        var ctx = img.NewContext("FROM base\nRUN echo raw-output-line\nCOPY busybox /copied\n");
+        var r = await img.BuildAsync(ctx, "--progress", "rawjson", "--no-cache", "-t", "flags-rawjson", ".");
+        r.EnsureSuccess("build --progress rawjson");
+        var started = new Dictionary<string, string>();
+        var completed = new HashSet<string>();
+        var logs = new StringBuilder();
+        foreach (var line in r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var doc = JsonDocument.Parse(line); // every line is one JSON object, nothing else on stderr
+            if (doc.RootElement.TryGetProperty("vertexes", out var vertexes))
+            {
+                foreach (var v in vertexes.EnumerateArray())
+                {
+                    var digest = v.GetProperty("digest").GetString()!;
+                    Assert.StartsWith("sha256:", digest);
+                    started[digest] = v.GetProperty("name").GetString()!;
+                    DateTimeOffset.Parse(v.GetProperty("started").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+                    if (v.TryGetProperty("completed", out _)) completed.Add(digest);
+                }
+            }
+            if (doc.RootElement.TryGetProperty("logs", out var entries))
+            {
+                foreach (var l in entries.EnumerateArray())
+                {
+                    Assert.True(started.ContainsKey(l.GetProperty("vertex").GetString()!));
+                    logs.Append(Encoding.UTF8.GetString(l.GetProperty("data").GetBytesFromBase64()));
+                }
+            }
+        }
+        Assert.Contains(started.Values, n => n.Contains("RUN echo raw-output-line", StringComparison.Ordinal));
+        Assert.Contains(started.Values, n => n.Contains("COPY busybox /copied", StringComparison.Ordinal));
+        Assert.Contains(started.Values, n => n == "exporting to image");
+        Assert.Equal(started.Keys.Order(), completed.Order());
+        Assert.Contains("raw-output-line\n", logs.ToString());
+    }
+
+    [Fact]
+    public async Task QuietPrintsOnlyTheImageIdAndNoConsoleIsPlain()
+    {
+        var ctx = img.NewContext("FROM base\nRUN echo quiet > /quiet\n");
+        var q = await img.BuildAsync(ctx, "-q", "-t", "flags-quiet", "--iidfile", "iid", ".");
+        q.EnsureSuccess("build -q");
+        Assert.Equal("", q.Stderr);
+        Assert.Matches("^sha256:[0-9a-f]{64}\n$", q.Stdout);
+        Assert.Equal(q.Stdout.Trim(), File.ReadAllText(Path.Combine(ctx, "iid")));
+
+        var failing = await img.BuildAsync(ctx, "--progress", "quiet", "-t", "flags-quiet", "--build-arg", "X=1", "-f", "missing.Dockerfile", ".");
+        Assert.Equal(1, failing.ExitCode);
+        Assert.Equal("", failing.Stdout);
+        Assert.Contains("Error: failed to solve: failed to read dockerfile", failing.Stderr);
+
+        var plain = await img.BuildAsync(ctx, "--progress", "plain", "-t", "flags-quiet", ".");
+        var alias = await img.BuildAsync(ctx, "--no-console", "-t", "flags-quiet", ".");
+        Assert.Matches(@"#\d+ \[stage-0 2/2\] RUN echo quiet > /quiet\n#\d+ CACHED", plain.EnsureSuccess("plain").Stderr);
+        Assert.Matches(@"#\d+ \[stage-0 2/2\] RUN echo quiet > /quiet\n#\d+ CACHED", alias.EnsureSuccess("no-console").Stderr);
+
+        var bad = await img.BuildAsync(ctx, "--progress", "fancy", "-t", "x", ".");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("Error: invalid progress mode \"fancy\": want auto, plain, tty, quiet or rawjson", bad.Stderr);
+    }
+
+    [Fact]
+    public async Task StoredBaseIsUsedWithoutTheRegistryAndPullResolvesAfresh()
+    {
+        var registry = await RegistryServer.StartAsync();
+        var ctx = img.NewContext("FROM " + $"{registry.HostPort}/flags/pulled:latest" + "\nCOPY busybox /busybox\n");
+        await registry.SeedImageAsync("flags/pulled", fileContent: "first\n");
+        (await img.BuildAsync(ctx, "--no-console", "-o", "type=local,dest=first", ".")).EnsureSuccess("first build");
+        Assert.Equal("first\n", File.ReadAllText(Path.Combine(ctx, "first/hello.txt")));
+
+        await registry.SeedImageAsync("flags/pulled", fileContent: "second\n");
+        (await img.BuildAsync(ctx, "--no-console", "-o", "type=local,dest=stored", ".")).EnsureSuccess("build without --pull");
+        Assert.Equal("first\n", File.ReadAllText(Path.Combine(ctx, "stored/hello.txt")));
+        (await img.BuildAsync(ctx, "--no-console", "--pull", "-o", "type=local,dest=pulled", ".")).EnsureSuccess("build --pull");
+        Assert.Equal("second\n", File.ReadAllText(Path.Combine(ctx, "pulled/hello.txt")));
+
+        // With the registry gone, only --pull needs it: the stored base is used without a round trip.
+        await registry.DisposeAsync();
+        var offline = await img.BuildAsync(ctx, "--no-console", "-o", "type=local,dest=offline", ".");
+        offline.EnsureSuccess("build without --pull, registry down");
+        Assert.Equal("second\n", File.ReadAllText(Path.Combine(ctx, "offline/hello.txt")));
+        var pullOffline = await img.BuildAsync(ctx, "--no-console", "--pull", "-o", "type=local,dest=never", ".");
+        Assert.Equal(1, pullOffline.ExitCode);
+        Assert.Contains($"Error: failed to solve: {registry.HostPort}/flags/pulled:latest:", pullOffline.Stderr);
+    }
+
+    [Fact]
+    public async Task SecretsFromTheEnvironmentInEveryForm()
+    {
+        var ctx = img.NewContext("""
+            FROM base
+            RUN --mount=type=secret,id=tok --mount=type=secret,id=NAMED_TOKEN --mount=type=secret,id=typed,env=TYPED \
+                cat /run/secrets/tok /run/secrets/NAMED_TOKEN > /seen && echo "$TYPED" >> /seen
+            """);
+        var env = new Dictionary<string, string?> { ["TOKEN"] = "from-env-1\n", ["NAMED_TOKEN"] = "from-env-2\n", ["TYPED_VAR"] = "from-env-3" };
+        var r = await img.ImgAsync(ctx, null, ["build", "--no-console", "--secret", "id=tok,env=TOKEN", "--secret", "id=NAMED_TOKEN",
+            "--secret", "type=env,id=typed,src=TYPED_VAR", "-o", "type=local,dest=out", "."], env: env);
+        r.EnsureSuccess("build with environment secrets");
+        Assert.Equal("from-env-1\nfrom-env-2\nfrom-env-3\n", File.ReadAllText(Path.Combine(ctx, "out/seen")));
+        Assert.False(File.Exists(Path.Combine(ctx, "out/run/secrets/tok")));
+
+        var missing = await img.BuildAsync(ctx, "-t", "x", "--secret", "id=tok,env=IMG_TEST_UNSET_VARIABLE", ".");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("Error: could not parse secrets: secret tok: environment variable IMG_TEST_UNSET_VARIABLE is not set", missing.Stderr);
+    }
+
+    [Fact]
+    public async Task NetworkNoneAndAddHostShapeEveryRun()
+    {
+        // /proc/net/dev lists the interfaces of the reader's network namespace: loopback alone under --network none.
+        var ctx = img.NewContext("FROM base\nRUN grep -c : /proc/net/dev > /interfaces; grep -w ci-cache /etc/hosts > /hosts-line || true\n");
+        (await img.BuildAsync(ctx, "--no-console", "--network", "none", "--add-host", "ci-cache:10.1.2.3", "-o", "type=local,dest=none", "."))
+            .EnsureSuccess("--network none --add-host");
+        Assert.Equal("1\n", File.ReadAllText(Path.Combine(ctx, "none/interfaces")));
+        Assert.Equal("10.1.2.3\tci-cache\n", File.ReadAllText(Path.Combine(ctx, "none/hosts-line")));
+
+        var host = await img.BuildAsync(ctx, "--no-console", "--network", "host", "-o", "type=local,dest=host", ".");
+        host.EnsureSuccess("--network host");
+        Assert.DoesNotContain("CACHED", host.Stderr); // another network is another step
+        var hostInterfaces = File.ReadAllLines("/proc/net/dev").Count(l => l.Contains(':', StringComparison.Ordinal));
+        Assert.Equal($"{hostInterfaces}\n", File.ReadAllText(Path.Combine(ctx, "host/interfaces")));
+        Assert.Equal("", File.ReadAllText(Path.Combine(ctx, "host/hosts-line")));
+
+        var bridge = await img.BuildAsync(ctx, "--network", "bridge", "-t", "x", ".");
+        Assert.Contains("Error: network mode \"bridge\" not supported: use default, host or none", bridge.Stderr);
+        var badHost = await img.BuildAsync(ctx, "--add-host", "nocolon", "-t", "x", ".");
+        Assert.Contains("Error: invalid argument \"nocolon\" for \"--add-host\" flag", badHost.Stderr);
+    }
+
+    [Fact]
+    public async Task AnnotationsLandOnTheManifestTheIndexAndTheirDescriptors()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        // No RUN: both platforms build without emulation.
+        var ctx = img.NewContext("FROM scratch\nCOPY busybox /busybox\n");
+        var single = $"{registry.HostPort}/flags/annotated:single";
+        (await img.BuildAsync(ctx, "--no-console", "--push", "-t", single, "--annotation", "org.opencontainers.image.title=one",
+            "--annotation", "manifest:org.example.url=https://example.com/x=y", ".")).EnsureSuccess("single-platform annotations");
+        var (_, manifest) = await RegistryManifestAsync(registry, "flags/annotated", "single");
+        Assert.Equal(MediaTypes.OciManifest, manifest.RootElement.GetProperty("mediaType").GetString());
+        var a = manifest.RootElement.GetProperty("annotations");
+        Assert.Equal("one", a.GetProperty("org.opencontainers.image.title").GetString());
+        Assert.Equal("https://example.com/x=y", a.GetProperty("org.example.url").GetString());
+
+        var multi = $"{registry.HostPort}/flags/annotated:multi";
+        (await img.BuildAsync(ctx, "--no-console", "--push", "-t", multi, "--platform", "linux/amd64,linux/arm64",
+            "--annotation", "index:org.example.level=index", "--annotation", "manifest,manifest-descriptor:org.example.level=manifest", "."))
+            .EnsureSuccess("multi-platform annotations");
+        var (_, index) = await RegistryManifestAsync(registry, "flags/annotated", "multi");
+        Assert.Equal(MediaTypes.OciIndex, index.RootElement.GetProperty("mediaType").GetString());
+        Assert.Equal("index", index.RootElement.GetProperty("annotations").GetProperty("org.example.level").GetString());
+        foreach (var entry in index.RootElement.GetProperty("manifests").EnumerateArray())
+        {
+            Assert.Equal("manifest", entry.GetProperty("annotations").GetProperty("org.example.level").GetString());
+            var (_, child) = await RegistryManifestAsync(registry, "flags/annotated", entry.GetProperty("digest").GetString()!);
+            Assert.Equal("manifest", child.RootElement.GetProperty("annotations").GetProperty("org.example.level").GetString());
+        }
+
+        var bad = await img.BuildAsync(ctx, "--annotation", "layer:k=v", "-t", "x", ".");
+        Assert.Contains("Error: invalid annotation layer:k=v: unknown type \"layer\"", bad.Stderr);
+    }
+
+    [Fact]
+    public async Task HelpListsEveryBuildFlag()
+    {
+        var help = (await img.ImgAsync("/", null, ["build", "--help"])).EnsureSuccess("build --help").Stdout;
+        foreach (var flag in new[]
+        {
+            "--add-host", "--annotation", "--build-arg", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
+            "--metadata-file", "--network", "--no-cache", "--no-console", "-o, --output", "--platform", "--progress", "--pull", "--push",
+            "-q, --quiet", "--secret", "--ssh", "-t, --tag", "--target",
+        })
+            Assert.Contains(flag, help);
+    }
+}
