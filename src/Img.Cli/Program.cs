@@ -62,6 +62,8 @@ public static class BuildFlags
         new("add-host", null, FlagKind.List, "Add a custom host-to-IP mapping (format: \"host:ip\") to the /etc/hosts of every RUN"),
         new("annotation", null, FlagKind.List, "Add annotation to the image, [type[,type]:]key=value (types: manifest, index, manifest-descriptor); implies OCI media types"),
         new("build-arg", null, FlagKind.List, "Set build-time variables"),
+        new("call", null, FlagKind.String, "Set method for evaluating build (\"build\", \"check\")", "build"),
+        new("check", null, FlagKind.Bool, "Shorthand for \"--call=check\": run the build checks, print what they find, build nothing"),
         new("cache-from", null, FlagKind.List, "Buildkit import-cache or Buildx cache-from specification"),
         new("cache-to", null, FlagKind.List, "Buildx cache-to specification"),
         new("file", 'f', FlagKind.String, "Name of the Dockerfile (Default is 'PATH/Dockerfile')"),

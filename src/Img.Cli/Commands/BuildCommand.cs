@@ -30,8 +30,9 @@ public sealed class BuildCommand : Command
         }
         catch (OutputSpecException e) { throw new CommandException(e.Message); }
         var mode = ProgressModes.Choose(args, context.StderrIsTerminal);
+        var checkOnly = CallIsCheck(args);
         var tags = args.List("tag").Select(Normalise).ToList();
-        if (output is null && tags.Count == 0) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
+        if (output is null && tags.Count == 0 && !checkOnly) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
         Reference? outputName = output?.Name is { } n ? Normalise(n) : null;
         var buildArgs = KeyValues(args.List("build-arg"), "build-arg");
         var labels = KeyValues(args.List("label"), "label");
@@ -73,6 +74,20 @@ public sealed class BuildCommand : Command
             if (outputName is not null && !names.Contains(outputName)) names.Add(outputName);
             try { secretFiles = SecretFiles.Open(secrets); }
             catch (Exception e) when (e is ArgumentException or IOException) { throw new CommandException(e.Message); }
+
+            BuildChecks? checks;
+            using (var store = context.OpenStore())
+                checks = await BuildChecks.RunAsync(dockerfile, buildArgs, store, platforms[0], checkOnly, ct);
+            if (checkOnly)
+            {
+                checks!.WriteReport(context.Out);
+                return checks.Warnings.Count > 0 ? 1 : 0;
+            }
+            if (checks is { IsError: true })
+            {
+                checks.WriteSummary(context.Err);
+                throw new CommandException(checks.ErrorMessage);
+            }
 
             if (mode.ShowsHeadings)
             {
@@ -132,6 +147,11 @@ public sealed class BuildCommand : Command
                 if (tty is not null) await tty.DisposeAsync();
             }
             await results.WriteAsync(built, request, ct);
+            if (checks is not null)
+            {
+                if (progress is RawJsonProgress raw) raw.ReportWarnings(checks.Warnings);
+                else if (mode.ShowsHeadings) checks.WriteSummary(context.Err);
+            }
             if (mode.Kind == ProgressKind.Quiet) context.Out.WriteLine(built.ImageId.ToString());
             if (mode.ShowsHeadings) context.Err.Write($"Successfully built {name}\n");
             return 0;
@@ -150,6 +170,15 @@ public sealed class BuildCommand : Command
                 catch (UnauthorizedAccessException) { }
             }
         }
+    }
+
+    /// <summary><c>--check</c>, or buildx's <c>--call=check</c>: run the build checks instead of the build.</summary>
+    private static bool CallIsCheck(ParsedArgs args)
+    {
+        var call = args.String("call", "build");
+        if (call is not ("build" or "check"))
+            throw new CommandException($"invalid --call value \"{call}\": img supports build and check");
+        return args.Bool("check") || call == "check";
     }
 
     private static Reference Normalise(string raw)

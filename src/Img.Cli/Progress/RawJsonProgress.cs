@@ -58,6 +58,47 @@ public sealed class RawJsonProgress(TextWriter err) : IBuildProgress
         }
     }
 
+    /// <summary>The build checks' findings as one <c>warnings</c> object (BuildKit's VertexWarning: level, short, detail, url, range).</summary>
+    public void ReportWarnings(IReadOnlyList<Img.Dockerfile.Checks.CheckWarning> warnings)
+    {
+        if (warnings.Count == 0) return;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("warnings");
+            foreach (var warning in warnings)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("level", 1);
+                w.WriteBase64String("short", Encoding.UTF8.GetBytes(warning.ToString()));
+                w.WriteStartArray("detail");
+                w.WriteBase64StringValue(Encoding.UTF8.GetBytes(warning.Rule.Description));
+                w.WriteEndArray();
+                w.WriteString("url", warning.Rule.Url);
+                w.WriteStartArray("range");
+                w.WriteStartObject();
+                w.WriteStartObject("start");
+                w.WriteNumber("line", warning.StartLine);
+                w.WriteEndObject();
+                w.WriteStartObject("end");
+                w.WriteNumber("line", warning.EndLine);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        lock (_gate)
+        {
+            err.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+            err.Write('\n');
+            err.Flush();
+        }
+    }
+
     /// <summary>A stable vertex digest per step (BuildKit digests the op; img has a number and a name).</summary>
     private static string VertexDigest(StepEvent e) =>
         "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{e.Step}\0{e.Name}")));

@@ -248,12 +248,62 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
     }
 
     [Fact]
+    public async Task CheckReportsWithoutBuildingAndABuildShowsTheSummary()
+    {
+        var ctx = img.NewContext("FROM base as Build\nCMD echo hi\n");
+        var check = await img.BuildAsync(ctx, "--check", ".");
+        Assert.Equal(1, check.ExitCode);
+        Assert.StartsWith("Check complete, 3 warnings have been found!\n", check.Stdout);
+        Assert.Contains("""
+
+            WARNING: FromAsCasing - https://docs.docker.com/go/dockerfile/rule/from-as-casing/
+            'as' and 'FROM' keywords' casing do not match
+            Dockerfile:1
+            --------------------
+               1 | >>> FROM base as Build
+               2 |     CMD echo hi
+               3 |     
+            --------------------
+
+            """, check.Stdout);
+        Assert.Contains("\nWARNING: StageNameCasing - https://docs.docker.com/go/dockerfile/rule/stage-name-casing/\nStage name 'Build' should be lowercase\n", check.Stdout);
+        Assert.Contains("\nWARNING: JSONArgsRecommended - https://docs.docker.com/go/dockerfile/rule/json-args-recommended/\n", check.Stdout);
+        Assert.DoesNotContain("#1 ", check.Stderr); // nothing was built
+        Assert.Equal(check.Stdout, (await img.BuildAsync(ctx, "--call=check", ".")).Stdout);
+
+        var clean = img.NewContext("FROM base AS build\nCMD [\"sh\"]\n");
+        var ok = await img.BuildAsync(clean, "--check", ".");
+        Assert.Equal(0, ok.ExitCode);
+        Assert.Equal("Check complete, no warnings found.\n", ok.Stdout);
+
+        // A normal build shows the same findings after its progress and still succeeds.
+        var build = await img.BuildAsync(ctx, "--no-console", "-t", "flags-checked", ".");
+        build.EnsureSuccess("build with warnings");
+        Assert.Contains("\n 3 warnings found (use img build --check to expand):\n"
+            + " - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)\n"
+            + " - StageNameCasing: Stage name 'Build' should be lowercase (line 1)\n"
+            + " - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 2)\n", build.Stderr);
+        var raw = await img.BuildAsync(ctx, "--progress=rawjson", "-t", "flags-checked", ".");
+        var warnings = raw.EnsureSuccess("rawjson build").Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement).Single(e => e.TryGetProperty("warnings", out _)).GetProperty("warnings");
+        Assert.Equal(3, warnings.GetArrayLength());
+        Assert.Equal("StageNameCasing: Stage name 'Build' should be lowercase (line 1)", Encoding.UTF8.GetString(warnings[1].GetProperty("short").GetBytesFromBase64()));
+
+        // check=error=true turns the findings into a failure before anything runs.
+        ImgBuildFixture.Write(ctx, "Dockerfile", "# check=error=true;skip=StageNameCasing,FromAsCasing\nFROM base\nRUN touch /ran\nCMD echo hi\n");
+        var strict = await img.BuildAsync(ctx, "--no-console", "-t", "flags-strict", ".");
+        Assert.Equal(1, strict.ExitCode);
+        Assert.Contains("Error: failed to solve: lint violation found for rules: JSONArgsRecommended", strict.Stderr);
+        Assert.DoesNotContain("RUN touch /ran", strict.Stderr);
+    }
+
+    [Fact]
     public async Task HelpListsEveryBuildFlag()
     {
         var help = (await img.ImgAsync("/", null, ["build", "--help"])).EnsureSuccess("build --help").Stdout;
         foreach (var flag in new[]
         {
-            "--add-host", "--annotation", "--build-arg", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
+            "--add-host", "--annotation", "--build-arg", "--call", "--check", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
             "--metadata-file", "--network", "--no-cache", "--no-console", "-o, --output", "--platform", "--progress", "--pull", "--push",
             "-q, --quiet", "--secret", "--ssh", "-t, --tag", "--target",
         })
