@@ -78,7 +78,12 @@ public static class Builder
             {
                 LayerOptions = request.SourceDateEpoch is { } epoch ? new WriteOptions { ClampMtime = epoch.ToUnixTimeSeconds() } : null,
             };
-            var images = new BaseImages(store, work, backend, request.Platform, sink) { Pull = request.Pull };
+            var images = new BaseImages(store, work, backend, request.Platform, sink)
+            {
+                Pull = request.Pull,
+                NamedContexts = request.NamedContexts,
+                Stats = stats,
+            };
             var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
             var compression = CompressionOf(request.Output);
             var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
@@ -106,7 +111,7 @@ public static class Builder
             cacheExport.AddInline(config);
             var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.OciMediaTypes, request.SourceDateEpoch, ct,
                 ImageAnnotation.For(request.Annotations, AnnotationTargets.Manifest)).ConfigureAwait(false);
-            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport)).ConfigureAwait(false);
+            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport, [.. images.Materials])).ConfigureAwait(false);
             else await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
             // After the image is stored: a failed cache export fails the build, but the image is there.
             if (solved is null) await cacheExport.ExportAsync(store, sink, ct).ConfigureAwait(false);

@@ -61,7 +61,9 @@ public static class BuildFlags
     [
         new("add-host", null, FlagKind.List, "Add a custom host-to-IP mapping (format: \"host:ip\") to the /etc/hosts of every RUN"),
         new("annotation", null, FlagKind.List, "Add annotation to the image, [type[,type]:]key=value (types: manifest, index, manifest-descriptor); implies OCI media types"),
+        new("attest", null, FlagKind.List, "Attestation parameters (format: \"type=provenance,mode=min|max\")"),
         new("build-arg", null, FlagKind.List, "Set build-time variables"),
+        new("build-context", null, FlagKind.List, "Additional build contexts (e.g., name=path): a directory, docker-image://REF or oci-layout://PATH[:TAG|@DIGEST]"),
         new("call", null, FlagKind.String, "Set method for evaluating build (\"build\", \"check\")", "build"),
         new("check", null, FlagKind.Bool, "Shorthand for \"--call=check\": run the build checks, print what they find, build nothing"),
         new("cache-from", null, FlagKind.List, "Buildkit import-cache or Buildx cache-from specification"),
@@ -77,12 +79,15 @@ public static class BuildFlags
         new("output", 'o', FlagKind.String, "BuildKit output specification (e.g. type=tar,dest=build.tar; type=registry pushes)"),
         new("platform", null, FlagKind.List, "Set platforms for which the image should be built"),
         new("progress", null, FlagKind.String, "Set type of progress output (auto, plain, tty, quiet, rawjson). Use plain to show container output", "auto"),
+        new("provenance", null, FlagKind.String, "Shorthand for \"--attest=type=provenance\" (true, false, mode=min|max); off unless given, so the image stays one manifest rather than an index"),
         new("pull", null, FlagKind.Bool, "Always attempt to pull all referenced images (without it a stored base image is used)"),
         new("push", null, FlagKind.Bool, "Shorthand for \"--output=type=registry\": push every tag after the build"),
         new("quiet", 'q', FlagKind.Bool, "Suppress the build output and print image ID on success"),
         new("secret", null, FlagKind.List, "Secret exposed to the build. Format [type=file|env,]id=ID[,src=PATH][,env=VARIABLE]"),
+        new("shm-size", null, FlagKind.String, "Shared memory size (/dev/shm) of every RUN, e.g. 128m (default 64m)"),
         new("ssh", null, FlagKind.List, "Allow forwarding SSH agent to the builder. Format default|<id>[=<socket>|<key>[,<key>]]"),
         new("tag", 't', FlagKind.List, "Name and optionally a tag in the 'name:tag' format"),
         new("target", null, FlagKind.String, "Set the target build stage to build"),
+        new("ulimit", null, FlagKind.List, "Ulimit options of every RUN, NAME=SOFT[:HARD]; an unprivileged build cannot raise a hard limit"),
     ];
 }

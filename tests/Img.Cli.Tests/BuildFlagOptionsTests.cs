@@ -54,6 +54,42 @@ public sealed class BuildFlagOptionsTests
     }
 
     [Fact]
+    public void ShmSizeTakesDockersUnits()
+    {
+        Assert.Null(RunOptions.ShmSize(""));
+        Assert.Equal(2048, RunOptions.ShmSize("2048"));
+        Assert.Equal(64L << 20, RunOptions.ShmSize("64m"));
+        Assert.Equal(1L << 30, RunOptions.ShmSize("1GB"));
+        Assert.Equal(1536L << 10, RunOptions.ShmSize("1.5m"));
+        Assert.Contains("invalid size: 'lots'", Assert.Throws<CommandException>(() => RunOptions.ShmSize("lots")).Message);
+    }
+
+    [Fact]
+    public void UlimitsTakeDockersSyntaxAndRefuseWhatCannotBeRaised()
+    {
+        Assert.Equal([new Ulimit("nofile", 512, 1024), new Ulimit("core", 0, 0)], RunOptions.Ulimits(["nofile=512:1024", "core=0"]));
+        Assert.Equal("RLIMIT_NOFILE", new Ulimit("nofile", 1, 1).Type);
+        Assert.Contains("invalid ulimit type: files", Assert.Throws<CommandException>(() => RunOptions.Ulimits(["files=1"])).Message);
+        Assert.Contains("soft limit must be less than or equal to hard limit", Assert.Throws<CommandException>(() => RunOptions.Ulimits(["nofile=10:5"])).Message);
+        Assert.Contains("an unprivileged build cannot raise it", Assert.Throws<CommandException>(() => RunOptions.Ulimits(["nofile=1:99999999999"])).Message);
+    }
+
+    [Fact]
+    public void ProvenanceIsOffUnlessAskedAndSpelledAsBuildx()
+    {
+        Assert.Null(AttestationOptions.Provenance("", []));
+        Assert.Equal(ProvenanceMode.Min, AttestationOptions.Provenance("true", []));
+        Assert.Null(AttestationOptions.Provenance("false", []));
+        Assert.Equal(ProvenanceMode.Max, AttestationOptions.Provenance("mode=max", []));
+        Assert.Equal(ProvenanceMode.Min, AttestationOptions.Provenance("", ["type=provenance"]));
+        Assert.Equal(ProvenanceMode.Max, AttestationOptions.Provenance("", ["type=provenance,mode=max"]));
+        Assert.Null(AttestationOptions.Provenance("true", ["type=provenance,disabled=true"]));
+        Assert.Contains("only type=provenance", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("", ["type=sbom"])).Message);
+        Assert.Contains("type is required", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("", ["mode=max"])).Message);
+        Assert.Contains("mode must be min or max", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("mode=full", [])).Message);
+    }
+
+    [Fact]
     public void RawJsonLinesAreSolveStatuses()
     {
         var err = new StringWriter();

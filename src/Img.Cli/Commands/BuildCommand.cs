@@ -56,10 +56,21 @@ public sealed class BuildCommand : Command
         catch (CacheSpecException e) { throw new CommandException(e.Message); }
         var network = RunOptions.Network(args.String("network"));
         var hosts = RunOptions.ExtraHosts(args.List("add-host"));
+        var shmSize = RunOptions.ShmSize(args.String("shm-size"));
+        var ulimits = RunOptions.Ulimits(args.List("ulimit"));
+        var provenance = AttestationOptions.Provenance(args.String("provenance"), args.List("attest"));
+        if (provenance is not null && output?.Type is "local" or "tar")
+            throw new CommandException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {output!.Type}");
         IReadOnlyList<ImageAnnotation> annotations;
         try { annotations = args.List("annotation").Select(ImageAnnotation.Parse).ToList(); }
         catch (FormatException e) { throw new CommandException(e.Message); }
         var results = new BuildResultFiles(args.String("iidfile"), args.String("metadata-file"));
+        var namedContexts = new Dictionary<string, NamedContext>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (name, named) in args.List("build-context").Select(NamedContext.Parse)) namedContexts[name] = named;
+        }
+        catch (FormatException e) { throw new CommandException(e.Message); }
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
         if (reexec is int code) return code;
@@ -118,7 +129,11 @@ public sealed class BuildCommand : Command
                 Pull = args.Bool("pull"),
                 Network = network,
                 ExtraHosts = hosts,
+                ShmSizeBytes = shmSize,
+                Ulimits = ulimits,
                 Annotations = annotations,
+                NamedContexts = namedContexts,
+                Provenance = provenance,
             };
             var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
             var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;

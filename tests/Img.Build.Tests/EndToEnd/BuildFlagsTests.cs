@@ -192,7 +192,7 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
     }
 
     [Fact]
-    public async Task NetworkNoneAndAddHostShapeEveryRun()
+    public async Task NetworkAddHostShmSizeAndUlimitShapeEveryRun()
     {
         // /proc/net/dev lists the interfaces of the reader's network namespace: loopback alone under --network none.
         var ctx = img.NewContext("FROM base\nRUN grep -c : /proc/net/dev > /interfaces; grep -w ci-cache /etc/hosts > /hosts-line || true\n");
@@ -207,6 +207,17 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
         var hostInterfaces = File.ReadAllLines("/proc/net/dev").Count(l => l.Contains(':', StringComparison.Ordinal));
         Assert.Equal($"{hostInterfaces}\n", File.ReadAllText(Path.Combine(ctx, "host/interfaces")));
         Assert.Equal("", File.ReadAllText(Path.Combine(ctx, "host/hosts-line")));
+
+        // --shm-size sizes /dev/shm, --ulimit sets the limits RUN sees (lowering needs no privilege).
+        var limits = img.NewContext("FROM base\nRUN grep ' /dev/shm ' /proc/mounts > /shm && ulimit -Sn > /soft && ulimit -Hn > /hard\n");
+        (await img.BuildAsync(limits, "--no-console", "--shm-size", "128m", "--ulimit", "nofile=512:1024", "-o", "type=local,dest=out", "."))
+            .EnsureSuccess("--shm-size --ulimit");
+        Assert.Contains("size=131072k", File.ReadAllText(Path.Combine(limits, "out/shm")));
+        Assert.Equal("512\n", File.ReadAllText(Path.Combine(limits, "out/soft")));
+        Assert.Equal("1024\n", File.ReadAllText(Path.Combine(limits, "out/hard")));
+        var raise = await img.BuildAsync(limits, "--ulimit", "nofile=1024:99999999999", "-t", "x", ".");
+        Assert.Equal(1, raise.ExitCode);
+        Assert.Contains("an unprivileged build cannot raise it", raise.Stderr);
 
         var bridge = await img.BuildAsync(ctx, "--network", "bridge", "-t", "x", ".");
         Assert.Contains("Error: network mode \"bridge\" not supported: use default, host or none", bridge.Stderr);
@@ -298,14 +309,106 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
     }
 
     [Fact]
+    public async Task NamedContextsFromADirectoryAStoredImageAndAnOciLayout()
+    {
+        var source = img.NewContext("FROM base\nRUN echo from-image > /from-image\n");
+        (await img.BuildAsync(source, "--no-console", "-t", "flags-ctx-image:v1", ".")).EnsureSuccess("the stored image");
+        (await img.BuildAsync(source, "--no-console", "-o", "type=oci,dest=layout.tar,name=flags-ctx-layout:v2", ".")).EnsureSuccess("the OCI layout");
+        var layout = img.TempDir("img-build-e2e-layout");
+        (await ProcessRunner.RunAsync("tar", ["-xf", Path.Combine(source, "layout.tar"), "-C", layout])).EnsureSuccess("untar the layout");
+        var files = img.TempDir("img-build-e2e-files");
+        ImgBuildFixture.Write(files, "dirfile", "from the directory\n");
+
+        var ctx = img.NewContext("""
+            FROM base
+            COPY --from=files /dirfile /got/dirfile
+            COPY --from=stored /from-image /got/from-image
+            COPY --from=layout /from-image /got/from-layout
+            RUN --mount=from=files,target=/mnt cat /mnt/dirfile > /got/mounted
+            """);
+        string[] contexts = ["--build-context", $"files={files}", "--build-context", "stored=docker-image://flags-ctx-image:v1",
+            "--build-context", $"layout=oci-layout://{layout}:v2"];
+        (await img.BuildAsync(ctx, ["--no-console", .. contexts, "-o", "type=local,dest=out", "."])).EnsureSuccess("build with named contexts");
+        Assert.Equal("from the directory\n", File.ReadAllText(Path.Combine(ctx, "out/got/dirfile")));
+        Assert.Equal("from-image\n", File.ReadAllText(Path.Combine(ctx, "out/got/from-image")));
+        Assert.Equal("from-image\n", File.ReadAllText(Path.Combine(ctx, "out/got/from-layout")));
+        Assert.Equal("from the directory\n", File.ReadAllText(Path.Combine(ctx, "out/got/mounted")));
+
+        // FROM a directory: its files are the root; a change to them is a new build, not a cached one.
+        ImgBuildFixture.Write(ctx, "Dockerfile", "FROM files\nCOPY --from=stored /from-image /\n");
+        (await img.BuildAsync(ctx, ["--no-console", .. contexts, "-o", "type=local,dest=root", "."])).EnsureSuccess("FROM a directory");
+        Assert.Equal(["dirfile", "from-image"], Directory.GetFileSystemEntries(Path.Combine(ctx, "root")).Select(Path.GetFileName).Order());
+        ImgBuildFixture.Write(files, "dirfile", "changed\n");
+        (await img.BuildAsync(ctx, ["--no-console", .. contexts, "-o", "type=local,dest=changed", "."])).EnsureSuccess("FROM a changed directory");
+        Assert.Equal("changed\n", File.ReadAllText(Path.Combine(ctx, "changed/dirfile")));
+
+        var missing = await img.BuildAsync(ctx, "--build-context", "files=/no/such/dir", "-t", "x", ".");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("Error: invalid build context files=/no/such/dir: directory /no/such/dir not found", missing.Stderr);
+        var git = await img.BuildAsync(ctx, "--build-context", "src=https://github.com/x/y.git", "-t", "x", ".");
+        Assert.Contains("not remote ones", git.Stderr);
+    }
+
+    [Fact]
+    public async Task ProvenanceIsAnAttestationManifestBesideTheImageReadableBySkopeo()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var ctx = img.NewContext("FROM base\nRUN echo attested > /attested\n");
+        var name = $"{registry.HostPort}/flags/attested:v1";
+        var r = await img.BuildAsync(ctx, "--no-console", "--provenance", "mode=max", "--build-arg", "FLAVOUR=x", "--push", "-t", name, "--iidfile", "iid", ".");
+        r.EnsureSuccess("build --provenance mode=max --push");
+        Assert.Contains("[stage-0 2/2] RUN echo attested > /attested", r.Stderr); // one platform keeps its step names
+
+        var (indexDigest, index) = await RegistryManifestAsync(registry, "flags/attested", "v1");
+        Assert.Equal(indexDigest, File.ReadAllText(Path.Combine(ctx, "iid")));
+        Assert.Equal(MediaTypes.OciIndex, index.RootElement.GetProperty("mediaType").GetString());
+        var entries = index.RootElement.GetProperty("manifests").EnumerateArray().ToList();
+        Assert.Equal(2, entries.Count);
+        var image = entries.Single(e => e.GetProperty("platform").GetProperty("os").GetString() == "linux");
+        var attestation = entries.Single(e => e.GetProperty("platform").GetProperty("os").GetString() == "unknown");
+        Assert.Equal("unknown", attestation.GetProperty("platform").GetProperty("architecture").GetString());
+        var annotations = attestation.GetProperty("annotations");
+        Assert.Equal("attestation-manifest", annotations.GetProperty("vnd.docker.reference.type").GetString());
+        Assert.Equal(image.GetProperty("digest").GetString(), annotations.GetProperty("vnd.docker.reference.digest").GetString());
+
+        // skopeo reads the attestation manifest and its in-toto layer like any other.
+        var raw = await ProcessRunner.RunAsync("skopeo", ["inspect", "--raw", "--tls-verify=false", $"docker://{registry.HostPort}/flags/attested@{attestation.GetProperty("digest").GetString()}"]);
+        using var attestationManifest = JsonDocument.Parse(raw.EnsureSuccess("skopeo inspect --raw").Stdout);
+        var layer = attestationManifest.RootElement.GetProperty("layers")[0];
+        Assert.Equal("application/vnd.in-toto+json", layer.GetProperty("mediaType").GetString());
+        Assert.Equal("https://slsa.dev/provenance/v0.2", layer.GetProperty("annotations").GetProperty("in-toto.io/predicate-type").GetString());
+
+        var blobDir = img.TempDir("img-build-e2e-blob");
+        (await ProcessRunner.RunAsync("skopeo", ["copy", "--src-tls-verify=false", $"docker://{registry.HostPort}/flags/attested@{attestation.GetProperty("digest").GetString()}", $"dir:{blobDir}"]))
+            .EnsureSuccess("skopeo copy of the attestation");
+        using var statement = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(blobDir, layer.GetProperty("digest").GetString()!["sha256:".Length..])));
+        var st = statement.RootElement;
+        Assert.Equal("https://in-toto.io/Statement/v0.1", st.GetProperty("_type").GetString());
+        Assert.Equal("https://slsa.dev/provenance/v0.2", st.GetProperty("predicateType").GetString());
+        var subject = st.GetProperty("subject")[0];
+        Assert.Equal($"pkg:docker/{registry.HostPort}/flags/attested@v1?platform=linux%2Famd64", subject.GetProperty("name").GetString());
+        Assert.Equal(image.GetProperty("digest").GetString(), "sha256:" + subject.GetProperty("digest").GetProperty("sha256").GetString());
+        var predicate = st.GetProperty("predicate");
+        Assert.Equal("https://mobyproject.org/buildkit@v1", predicate.GetProperty("buildType").GetString());
+        Assert.Equal("pkg:docker/base@latest?platform=linux%2Famd64", predicate.GetProperty("materials")[0].GetProperty("uri").GetString());
+        Assert.Equal("x", predicate.GetProperty("invocation").GetProperty("parameters").GetProperty("args").GetProperty("build-arg:FLAVOUR").GetString());
+        Assert.Equal("Dockerfile", predicate.GetProperty("invocation").GetProperty("configSource").GetProperty("entryPoint").GetString());
+
+        var local = await img.BuildAsync(ctx, "--provenance", "true", "-o", "type=local,dest=x", ".");
+        Assert.Contains("Error: a provenance attestation is attached to an image", local.Stderr);
+        var sbom = await img.BuildAsync(ctx, "--attest", "type=sbom", "-t", "x", ".");
+        Assert.Contains("only type=provenance is supported", sbom.Stderr);
+    }
+
+    [Fact]
     public async Task HelpListsEveryBuildFlag()
     {
         var help = (await img.ImgAsync("/", null, ["build", "--help"])).EnsureSuccess("build --help").Stdout;
         foreach (var flag in new[]
         {
-            "--add-host", "--annotation", "--build-arg", "--call", "--check", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
-            "--metadata-file", "--network", "--no-cache", "--no-console", "-o, --output", "--platform", "--progress", "--pull", "--push",
-            "-q, --quiet", "--secret", "--ssh", "-t, --tag", "--target",
+            "--add-host", "--annotation", "--attest", "--build-arg", "--build-context", "--call", "--check", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
+            "--metadata-file", "--network", "--no-cache", "--no-console", "-o, --output", "--platform", "--progress", "--provenance", "--pull", "--push",
+            "-q, --quiet", "--secret", "--shm-size", "--ssh", "-t, --tag", "--target", "--ulimit",
         })
             Assert.Contains(flag, help);
     }
