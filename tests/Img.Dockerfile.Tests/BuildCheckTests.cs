@@ -35,6 +35,9 @@ public sealed class BuildCheckTests
     [InlineData("FROM alpine\nLABEL maintainer me\n", "LegacyKeyValueFormat", "\"LABEL key=value\" should be used instead of legacy \"LABEL key value\" format", 2)]
     [InlineData("FROM alpine\nARG GITHUB_TOKEN\n", "SecretsUsedInArgOrEnv", "Do not use ARG or ENV instructions for sensitive data (ARG \"GITHUB_TOKEN\")", 2)]
     [InlineData("FROM alpine\nENV DB_PASSWORD=x\n", "SecretsUsedInArgOrEnv", "Do not use ARG or ENV instructions for sensitive data (ENV \"DB_PASSWORD\")", 2)]
+    [InlineData("FROM alpine\nRUN echo a \\\n\n  b\n", "NoEmptyContinuation", "Empty continuation line", 4)]
+    [InlineData("FROM alpine\nCMD [\"a\"]\nCMD [\"b\"]\n", "MultipleInstructionsDisallowed", "Multiple CMD instructions should not be used in the same stage because only the last one will be used", 2)]
+    [InlineData("FROM --platform=$TARGETPLATFORM alpine\n", "RedundantTargetPlatform", "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior", 1)]
     public void EachRuleFindsItsCase(string dockerfile, string rule, string detail, int line)
     {
         var found = Check(dockerfile);

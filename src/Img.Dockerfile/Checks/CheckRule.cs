@@ -28,11 +28,18 @@ public sealed record CheckRule(string Name, string Description, string Url)
     public static CheckRule SecretsUsedInArgOrEnv { get; } = Of("SecretsUsedInArgOrEnv", "secrets-used-in-arg-or-env",
         "Sensitive data should not be used in the ARG or ENV commands");
 
+    public static CheckRule NoEmptyContinuation { get; } = Of("NoEmptyContinuation", "no-empty-continuation", "Empty continuation lines will become errors in a future release");
+    public static CheckRule MultipleInstructionsDisallowed { get; } = Of("MultipleInstructionsDisallowed", "multiple-instructions-disallowed",
+        "Multiple instructions of the same type should not be used in the same stage");
+    public static CheckRule RedundantTargetPlatform { get; } = Of("RedundantTargetPlatform", "redundant-target-platform",
+        "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior");
+
     /// <summary>Every rule img checks.</summary>
     public static IReadOnlyList<CheckRule> All { get; } =
     [
         StageNameCasing, FromAsCasing, ConsistentInstructionCasing, DuplicateStageName, ReservedStageName, JsonArgsRecommended,
         MaintainerDeprecated, UndefinedArgInFrom, WorkdirRelativePath, UndefinedVar, LegacyKeyValueFormat, SecretsUsedInArgOrEnv,
+        NoEmptyContinuation, MultipleInstructionsDisallowed, RedundantTargetPlatform,
     ];
 }
 

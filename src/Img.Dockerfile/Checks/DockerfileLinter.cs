@@ -14,6 +14,7 @@ public static class DockerfileLinter
         new StageNameCasingCheck(), new FromAsCasingCheck(), new ConsistentInstructionCasingCheck(), new DuplicateStageNameCheck(),
         new ReservedStageNameCheck(), new JsonArgsRecommendedCheck(), new MaintainerDeprecatedCheck(), new UndefinedArgInFromCheck(),
         new WorkdirRelativePathCheck(), new UndefinedVarCheck(), new LegacyKeyValueFormatCheck(), new SecretsUsedInArgOrEnvCheck(),
+        new NoEmptyContinuationCheck(), new MultipleInstructionsDisallowedCheck(), new RedundantTargetPlatformCheck(),
     ];
 
     /// <summary>Checks <paramref name="input"/> under <paramref name="settings"/>.</summary>

@@ -120,3 +120,43 @@ public sealed partial class SecretsUsedInArgOrEnvCheck : IDockerfileCheck
         }
     }
 }
+
+/// <summary>NoEmptyContinuation: a blank line inside a continued instruction (the parser notes it).</summary>
+public sealed class NoEmptyContinuationCheck : IDockerfileCheck
+{
+    public CheckRule Rule => CheckRule.NoEmptyContinuation;
+
+    public IEnumerable<CheckWarning> Check(CheckInput input) =>
+        input.Document.Syntax.Warnings.Where(w => w.Short.StartsWith("Empty continuation line", StringComparison.Ordinal))
+            .Select(w => new CheckWarning(Rule, "Empty continuation line", w.Line, w.Line));
+}
+
+/// <summary>MultipleInstructionsDisallowed: a second CMD, ENTRYPOINT or HEALTHCHECK in a stage makes the earlier ones dead.</summary>
+public sealed class MultipleInstructionsDisallowedCheck : IDockerfileCheck
+{
+    public CheckRule Rule => CheckRule.MultipleInstructionsDisallowed;
+
+    public IEnumerable<CheckWarning> Check(CheckInput input)
+    {
+        foreach (var stage in input.Document.Stages)
+        {
+            foreach (var group in stage.Commands.Where(c => c is CmdInstruction or EntrypointInstruction or HealthcheckInstruction).GroupBy(c => c.Name))
+            {
+                foreach (var ins in group.SkipLast(1))
+                    yield return new(Rule, $"Multiple {ins.Name} instructions should not be used in the same stage because only the last one will be used",
+                        ins.Location.StartLine, ins.Location.EndLine);
+            }
+        }
+    }
+}
+
+/// <summary>RedundantTargetPlatform: <c>FROM --platform=$TARGETPLATFORM</c> says what FROM does anyway.</summary>
+public sealed class RedundantTargetPlatformCheck : IDockerfileCheck
+{
+    public CheckRule Rule => CheckRule.RedundantTargetPlatform;
+
+    public IEnumerable<CheckWarning> Check(CheckInput input) =>
+        input.Document.Stages.Where(s => s.From.Platform is "$TARGETPLATFORM" or "${TARGETPLATFORM}")
+            .Select(s => new CheckWarning(Rule, $"Setting platform to predefined {s.From.Platform} in FROM is redundant as this is the default behavior",
+                s.From.Location.StartLine, s.From.Location.EndLine));
+}
