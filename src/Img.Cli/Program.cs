@@ -83,6 +83,7 @@ public static class BuildFlags
         new("pull", null, FlagKind.Bool, "Always attempt to pull all referenced images (without it a stored base image is used)"),
         new("push", null, FlagKind.Bool, "Shorthand for \"--output=type=registry\": push every tag after the build"),
         new("quiet", 'q', FlagKind.Bool, "Suppress the build output and print image ID on success"),
+        new("sbom", null, FlagKind.String, "Accepted as false only: img generates no SBOM attestation"),
         new("secret", null, FlagKind.List, "Secret exposed to the build. Format [type=file|env,]id=ID[,src=PATH][,env=VARIABLE]"),
         new("shm-size", null, FlagKind.String, "Shared memory size (/dev/shm) of every RUN, e.g. 128m (default 64m)"),
         new("ssh", null, FlagKind.List, "Allow forwarding SSH agent to the builder. Format default|<id>[=<socket>|<key>[,<key>]]"),

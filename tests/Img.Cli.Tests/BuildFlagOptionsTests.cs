@@ -84,6 +84,10 @@ public sealed class BuildFlagOptionsTests
         Assert.Equal(ProvenanceMode.Min, AttestationOptions.Provenance("", ["type=provenance"]));
         Assert.Equal(ProvenanceMode.Max, AttestationOptions.Provenance("", ["type=provenance,mode=max"]));
         Assert.Null(AttestationOptions.Provenance("true", ["type=provenance,disabled=true"]));
+        // docker/build-push-action's default.
+        Assert.Equal(ProvenanceMode.Min, AttestationOptions.Provenance("", ["type=provenance,mode=min,inline-only=true,builder-id=https://github.com/o/r/actions/runs/1"]));
+        Assert.Null(AttestationOptions.Provenance("", [], "false"));
+        Assert.Contains("only --sbom=false", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("", [], "true")).Message);
         Assert.Contains("only type=provenance", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("", ["type=sbom"])).Message);
         Assert.Contains("type is required", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("", ["mode=max"])).Message);
         Assert.Contains("mode must be min or max", Assert.Throws<CommandException>(() => AttestationOptions.Provenance("mode=full", [])).Message);

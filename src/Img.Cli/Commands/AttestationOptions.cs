@@ -9,9 +9,11 @@ namespace Img.Cli.Commands;
 /// </summary>
 public static class AttestationOptions
 {
-    /// <summary>The provenance asked for, or null.</summary>
-    public static ProvenanceMode? Provenance(string provenance, IReadOnlyList<string> attest)
+    /// <summary>The provenance asked for, or null. <paramref name="sbom"/> (<c>--sbom</c>) may only say false.</summary>
+    public static ProvenanceMode? Provenance(string provenance, IReadOnlyList<string> attest, string sbom = "")
     {
+        if (sbom.Length > 0 && !(bool.TryParse(sbom, out var wanted) && !wanted))
+            throw new CommandException($"invalid --sbom value {sbom}: img has no SBOM scanner; only --sbom=false is accepted");
         ProvenanceMode? mode = provenance.Length == 0 ? null : Parse(provenance, "--provenance", typeRequired: false);
         foreach (var a in attest)
             mode = Parse(a, "--attest", typeRequired: true);
@@ -43,8 +45,8 @@ public static class AttestationOptions
                 case "disabled":
                     if (bool.TryParse(v, out var disabled) && disabled) return null;
                     break;
-                case "builder-id" or "reproducible" or "version":
-                    break; // accepted as buildx does; img's statement keeps BuildKit's defaults for them
+                case "builder-id" or "reproducible" or "version" or "inline-only":
+                    break; // accepted as buildx does (build-push-action passes them); img's statement keeps BuildKit's defaults
                 default: throw new CommandException($"invalid {flag} value {value}: unknown key {key}");
             }
         }

@@ -58,7 +58,7 @@ public sealed class BuildCommand : Command
         var hosts = RunOptions.ExtraHosts(args.List("add-host"));
         var shmSize = RunOptions.ShmSize(args.String("shm-size"));
         var ulimits = RunOptions.Ulimits(args.List("ulimit"));
-        var provenance = AttestationOptions.Provenance(args.String("provenance"), args.List("attest"));
+        var provenance = AttestationOptions.Provenance(args.String("provenance"), args.List("attest"), args.String("sbom"));
         if (provenance is not null && output?.Type is "local" or "tar")
             throw new CommandException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {output!.Type}");
         IReadOnlyList<ImageAnnotation> annotations;

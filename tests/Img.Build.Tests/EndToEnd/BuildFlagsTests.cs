@@ -408,7 +408,7 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
         {
             "--add-host", "--annotation", "--attest", "--build-arg", "--build-context", "--call", "--check", "--cache-from", "--cache-to", "-f, --file", "--iidfile", "--label", "--load",
             "--metadata-file", "--network", "--no-cache", "--no-console", "-o, --output", "--platform", "--progress", "--provenance", "--pull", "--push",
-            "-q, --quiet", "--secret", "--shm-size", "--ssh", "-t, --tag", "--target", "--ulimit",
+            "-q, --quiet", "--sbom", "--secret", "--shm-size", "--ssh", "-t, --tag", "--target", "--ulimit",
         })
             Assert.Contains(flag, help);
     }
