@@ -10,23 +10,35 @@ using Img.Runtime.Snapshots;
 namespace Img.Build;
 
 /// <summary>An image a stage starts from (or copies from): its layers unpacked into a chain of snapshots.</summary>
-/// <param name="Reference">The normalised name.</param>
-/// <param name="Manifest">The platform manifest.</param>
+/// <param name="Key">Its cache key: the platform manifest's digest, or a named context directory's content digest.</param>
 /// <param name="Config">Its config.</param>
 /// <param name="Snapshot">The top snapshot of the layer chain (null for an image with no layers).</param>
 /// <param name="Layers">Its layers.</param>
-internal sealed record BaseImage(Reference Reference, Descriptor Manifest, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers);
+internal sealed record BaseImage(string Key, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers);
 
 /// <summary>
-/// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), else it is
-/// pulled through the registry client; its layers are applied into snapshots named by chain ID so later builds reuse them.
+/// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), then the image
+/// an earlier build pulled for that name, else it is pulled through the registry client (always with <c>--pull</c>); its layers are applied into snapshots named by chain ID so later builds reuse them.
 /// A stored index that lists the platform but does not hold its manifest (a pull of another platform) has it fetched;
 /// a stored image without the platform at all is an error.
 /// </summary>
 internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform defaultPlatform, ProgressSink progress)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
+    private readonly ResolvedBaseImages _resolved = new(store.StateDir);
     private RegistryClient? _registry;
+
+    /// <summary><c>--pull</c>: every name is resolved at its registry again; neither a stored image nor an earlier resolution is used.</summary>
+    public bool Pull { get; init; }
+
+    /// <summary><c>--build-context</c>: names that mean a directory, another image or an OCI layout instead.</summary>
+    public IReadOnlyDictionary<string, NamedContext> NamedContexts { get; init; } = new Dictionary<string, NamedContext>();
+
+    /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
+    public ConcurrentBag<Material> Materials { get; } = [];
+
+    /// <summary>The build's stat cache, for digesting named context directories.</summary>
+    public StatCache? Stats { get; init; }
 
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
@@ -38,31 +50,118 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         return _images.GetOrAdd(name + "\0" + p, _ => new Lazy<Task<BaseImage>>(() => LoadAsync(name, p, ct))).Value;
     }
 
-    private async Task<BaseImage> LoadAsync(string name, Platform platform, CancellationToken ct)
+    private Task<BaseImage> LoadAsync(string name, Platform platform, CancellationToken ct)
+    {
+        if (!NamedContexts.TryGetValue(name.ToLowerInvariant(), out var named)) return LoadImageAsync(name, platform, ct);
+        return named.Kind switch
+        {
+            NamedContextKind.Image => LoadImageAsync(named.Location, platform, ct),
+            NamedContextKind.OciLayout => LoadLayoutAsync(name, named, platform, ct),
+            _ => LoadDirectoryAsync(name, named.Location, platform, ct),
+        };
+    }
+
+    private async Task<BaseImage> LoadImageAsync(string name, Platform platform, CancellationToken ct)
     {
         if (!Reference.TryParse(name, out var reference, out var error))
             throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
         var step = progress.Start($"[internal] load metadata for {reference}");
         Descriptor target;
-        var record = store.Metadata.GetImage(reference!.ToString());
-        if (record is not null)
+        // A stored image of that name, else what an earlier build resolved it to: no registry round trip (docker's
+        // behaviour without --pull).
+        var stored = Pull ? null : store.Metadata.GetImage(reference!.ToString())?.Target ?? _resolved.Find(reference!, store.Content);
+        if (stored is not null)
         {
-            target = record.Target;
+            target = stored;
             // A pulled index holds the manifests of the platforms pulled so far: fetch this one from where it came.
             if (await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false) is null
                 && await ListsPlatformAsync(target, platform, ct).ConfigureAwait(false))
-                target = await PullAsync(reference.WithDigest(target.Digest), platform, step, ct).ConfigureAwait(false);
+                target = await PullAsync(reference!.WithDigest(target.Digest), platform, step, ct).ConfigureAwait(false);
         }
         else
         {
-            target = await PullAsync(reference, platform, step, ct).ConfigureAwait(false);
+            target = await PullAsync(reference!, platform, step, ct).ConfigureAwait(false);
+            await _resolved.RememberAsync(reference!, target, ct).ConfigureAwait(false);
         }
+        return await UnpackImageAsync(reference!.ToString(), target, platform, step, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A named context in an OCI layout: its blobs are copied into the store (verified), then it is an image like any other.</summary>
+    private async Task<BaseImage> LoadLayoutAsync(string name, NamedContext context, Platform platform, CancellationToken ct)
+    {
+        var step = progress.Start($"[context {name}] load oci-layout://{context.Location}");
+        Descriptor target;
+        try { target = await OciLayoutImport.ImportAsync(context.Location, context.Selector, platform, store.Content, ct).ConfigureAwait(false); }
+        catch (InvalidDataException e)
+        {
+            step.Error(e.Message);
+            throw new BuildFailedException($"failed to solve: build context {name}: {e.Message}", e);
+        }
+        return await UnpackImageAsync($"oci-layout://{context.Location}", target, platform, step, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A named context directory: its files become one layer on an empty root (a snapshot keyed by their digest, kept
+    /// as a cache record so an unchanged directory is not copied again).
+    /// </summary>
+    private async Task<BaseImage> LoadDirectoryAsync(string name, string directory, Platform platform, CancellationToken ct)
+    {
+        var step = progress.Start($"[context {name}] load from {directory}");
+        var files = new BuildContext(directory, Img.Dockerfile.DockerIgnore.Empty, Stats ?? StatCache.Load(Path.Combine(store.StateDir, "build", "context-stats")));
+        var digest = await files.DigestAsync([""], ct).ConfigureAwait(false);
+        var snapshot = "context/" + digest.Hex;
+        var recordKey = "context-" + backend + "-" + digest.Hex;
+        LayerRef? layer;
+        using (await snapshots.LockAsync(snapshot, ct).ConfigureAwait(false))
+        {
+            var record = store.Metadata.GetCacheRecord(recordKey);
+            var outcome = record is null ? null : BuildCache.Deserialize(record.Result);
+            if (outcome is not null && snapshots.Exists(snapshot) && (outcome.Layer is null || store.Content.Exists(Digest.Parse(outcome.Layer))))
+            {
+                layer = outcome.Layer is null ? null
+                    : new LayerRef(new Descriptor { MediaType = outcome.MediaType!, Digest = Digest.Parse(outcome.Layer), Size = outcome.Size }, Digest.Parse(outcome.DiffId!));
+                step.Cached();
+            }
+            else
+            {
+                if (snapshots.Exists(snapshot)) await snapshots.Snapshotter.RemoveAsync(snapshot, ct).ConfigureAwait(false);
+                layer = await snapshots.CommitChangeAsync(null, snapshot, Compression.Gzip, root =>
+                    TreeCopy.CopyAsync(directory, root, new TreeCopyOptions { PreserveOwnership = false }, ct), ct).ConfigureAwait(false);
+                store.Metadata.PutCacheRecord(new CacheRecord
+                {
+                    Key = recordKey,
+                    Kind = "source.local",
+                    Description = "build context " + name,
+                    Snapshot = BuildCache.SnapshotRef(backend, snapshot),
+                    Result = BuildCache.Serialize(new StepOutcome
+                    {
+                        Layer = layer?.Blob.Digest.ToString(), MediaType = layer?.Blob.MediaType, Size = layer?.Blob.Size ?? 0, DiffId = layer?.DiffId.ToString(),
+                    }),
+                    Size = layer?.Blob.Size ?? 0,
+                    Blobs = layer is null ? [] : [layer.Blob.Digest],
+                });
+                step.Done();
+            }
+        }
+        var config = new ImageConfig
+        {
+            OS = platform.OS, Architecture = platform.Architecture, Variant = platform.Variant,
+            Config = new ContainerConfig { Env = [.. Img.Dockerfile.ImageConfigRules.DefaultEnv(platform.OS)] },
+            RootFs = new RootFs(),
+        };
+        return new BaseImage(BuildCache.Key("context", digest.ToString()), config, snapshot, layer is null ? [] : [layer]);
+    }
+
+    /// <summary>Selects <paramref name="platform"/> in <paramref name="target"/> (stored) and unpacks its layers into snapshots.</summary>
+    private async Task<BaseImage> UnpackImageAsync(string reference, Descriptor target, Platform platform, StepReporter step, CancellationToken ct)
+    {
         var manifestDesc = await ContentWalker.SelectManifestAsync(store.Content, target, platform, ct).ConfigureAwait(false);
         if (manifestDesc is null)
         {
             step.Error("no match for platform");
             throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
+        Materials.Add(new Material(reference, manifestDesc.Digest));
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
         var config = await ContentWalker.ReadConfigAsync(store.Content, manifest.Config, ct).ConfigureAwait(false);
         // A lone manifest says its platform only in its config (containerd matches it there too).
@@ -100,7 +199,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             });
             parent = name2;
         }
-        return new BaseImage(reference, manifestDesc, config, parent, layers);
+        return new BaseImage(BuildCache.Key("image", manifestDesc.Digest.ToString()), config, parent, layers);
     }
 
     private async Task<Descriptor> PullAsync(Reference reference, Platform platform, StepReporter step, CancellationToken ct)

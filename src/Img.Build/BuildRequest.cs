@@ -62,6 +62,36 @@ public sealed record BuildRequest
     /// <summary>Image names to record (normalised <c>-t</c> values and the exporter's <c>name=</c>).</summary>
     public IReadOnlyList<Reference> Names { get; init; } = [];
 
+    /// <summary><c>--pull</c>: resolve every base image at its registry again instead of using the stored one.</summary>
+    public bool Pull { get; init; }
+
+    /// <summary><c>--build-context</c>: named contexts by lower-cased name.</summary>
+    public IReadOnlyDictionary<string, NamedContext> NamedContexts { get; init; } = new Dictionary<string, NamedContext>();
+
+    /// <summary><c>--network</c>: the network of every RUN that does not name its own (<c>RUN --network</c>).</summary>
+    public Img.Runtime.Oci.RunNetwork Network { get; init; } = Img.Runtime.Oci.RunNetwork.Host;
+
+    /// <summary><c>--add-host</c>: <c>name address</c> pairs added to every RUN's /etc/hosts.</summary>
+    public IReadOnlyList<(string Name, string Address)> ExtraHosts { get; init; } = [];
+
+    /// <summary><c>--shm-size</c>: /dev/shm of every RUN, in bytes (null: 64 MiB).</summary>
+    public long? ShmSizeBytes { get; init; }
+
+    /// <summary><c>--ulimit</c>: resource limits of every RUN.</summary>
+    public IReadOnlyList<Img.Runtime.Oci.Ulimit> Ulimits { get; init; } = [];
+
+    /// <summary><c>--annotation</c>: annotations for the manifest and/or index the build writes.</summary>
+    public IReadOnlyList<ImageAnnotation> Annotations { get; init; } = [];
+
+    /// <summary>
+    /// Whether manifests and indexes use OCI media types: when the output asks, whenever there are annotations,
+    /// which Docker's schema2 manifest has no field for, and with attestations, which only OCI indexes carry.
+    /// </summary>
+    public bool OciMediaTypes => Output.OciMediaTypes || Annotations.Count > 0 || Provenance is not null;
+
+    /// <summary><c>--provenance</c>/<c>--attest type=provenance</c>: attach an SLSA provenance attestation (the image becomes an index); null for none.</summary>
+    public ProvenanceMode? Provenance { get; init; }
+
     /// <summary>Opens standard output for exporters writing to <c>-</c>.</summary>
     public Func<Stream>? OpenStdout { get; init; }
 }
@@ -71,6 +101,15 @@ public sealed record BuildRequest
 /// <param name="Config">The image config blob.</param>
 /// <param name="ImageConfig">The config itself.</param>
 public sealed record BuildResult(Descriptor Manifest, Descriptor Config, ImageConfig ImageConfig);
+
+/// <summary>What the exporter was given: the manifest (one platform) or index (several) and, for one platform, its config.</summary>
+/// <param name="Target">The manifest or index descriptor, as stored.</param>
+/// <param name="Config">The image config of a single-platform build; null for an index.</param>
+public sealed record BuiltImage(Descriptor Target, Descriptor? Config)
+{
+    /// <summary>docker's image ID: the config digest, or the index digest for several platforms (what <c>--iidfile</c> holds).</summary>
+    public Digest ImageId => Config?.Digest ?? Target.Digest;
+}
 
 /// <summary>A build failed for a reason the user can act on; the message is the whole reason (<c>failed to solve: …</c>).</summary>
 public sealed class BuildFailedException(string message, Exception? inner = null) : Exception(message, inner);

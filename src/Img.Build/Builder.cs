@@ -81,7 +81,12 @@ public static class Builder
             {
                 LayerOptions = request.SourceDateEpoch is { } epoch ? new WriteOptions { ClampMtime = epoch.ToUnixTimeSeconds() } : null,
             };
-            var images = new BaseImages(store, work, backend, request.Platform, sink);
+            var images = new BaseImages(store, work, backend, request.Platform, sink)
+            {
+                Pull = request.Pull,
+                NamedContexts = request.NamedContexts,
+                Stats = stats,
+            };
             var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
             var compression = CompressionOf(request.Output);
             var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
@@ -107,8 +112,9 @@ public static class Builder
             }
             var cacheExport = new CacheExporter(request, solver.Journal, final.Key);
             cacheExport.AddInline(config);
-            var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.Output.OciMediaTypes, request.SourceDateEpoch, ct).ConfigureAwait(false);
-            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport)).ConfigureAwait(false);
+            var result = await ImageWriter.WriteAsync(store.Content, config, final.Layers, request.OciMediaTypes, request.SourceDateEpoch, ct,
+                ImageAnnotation.For(request.Annotations, AnnotationTargets.Manifest)).ConfigureAwait(false);
+            if (solved is not null) await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport, [.. images.Materials])).ConfigureAwait(false);
             else await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
             // After the image is stored: a failed cache export fails the build, but the image is there.
             if (solved is null) await cacheExport.ExportAsync(store, sink, ct).ConfigureAwait(false);
@@ -141,7 +147,7 @@ public static class ImageWriter
     /// <see cref="ImageTimes.Settle"/>) and a manifest; Docker schema2 media types unless <paramref name="oci"/>.
     /// </summary>
     public static async Task<BuildResult> WriteAsync(ContentStore content, ImageConfig config, IReadOnlyList<LayerRef> layers, bool oci,
-        DateTimeOffset? sourceDateEpoch, CancellationToken ct)
+        DateTimeOffset? sourceDateEpoch, CancellationToken ct, IReadOnlyDictionary<string, string>? annotations = null)
     {
         config.Created = ImageTimes.Settle(config, sourceDateEpoch);
         config.RootFs = new RootFs { Type = "layers", DiffIds = layers.Select(l => l.DiffId).ToList() };
@@ -153,6 +159,7 @@ public static class ImageWriter
             MediaType = oci ? MediaTypes.OciManifest : MediaTypes.DockerManifest,
             Config = configDesc,
             Layers = layers.Select(l => l.Blob with { MediaType = MediaTypes.Layer(MediaTypes.LayerCompression(l.Blob.MediaType), oci) }).ToList(),
+            Annotations = annotations,
         };
         var manifestBytes = OciJson.Serialize(manifest);
         var manifestDesc = await content.WriteBytesAsync(manifestBytes, manifest.MediaType, ct).ConfigureAwait(false);

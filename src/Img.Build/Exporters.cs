@@ -71,6 +71,7 @@ internal static class Exporters
                         store.Metadata.PutImage(name.ToString(), target);
                         step.Log($"naming to {name} done");
                     }
+                    if (output.Push) await ImagePusher.PushAsync(request, store.Content, target, step, ct).ConfigureAwait(false);
                     step.Done();
                     return true;
                 }

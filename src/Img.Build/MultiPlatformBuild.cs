@@ -13,7 +13,9 @@ namespace Img.Build;
 /// <param name="Snapshot">Its committed root filesystem (null for an empty one).</param>
 /// <param name="Backend">The snapshotter that holds <paramref name="Snapshot"/>.</param>
 /// <param name="Cache">Its steps for <c>--cache-to</c>, exported once for all platforms.</param>
-internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache);
+/// <param name="Materials">The base images it used (for a provenance attestation).</param>
+internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache,
+    IReadOnlyList<Material> Materials);
 
 /// <summary>
 /// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
@@ -26,15 +28,21 @@ public static class MultiPlatformBuild
 {
     /// <summary>Builds <paramref name="request"/> for each of <paramref name="platforms"/> and exports the result.</summary>
     /// <exception cref="BuildFailedException">A platform's build or the export failed; the message says why.</exception>
-    public static async Task<Descriptor> BuildAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress, CancellationToken ct)
+    public static async Task<BuiltImage> BuildAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress, CancellationToken ct)
     {
-        if (platforms.Count <= 1)
+        // An attestation needs an index to hang from, so a single platform with provenance takes the index path.
+        if (platforms.Count <= 1 && request.Provenance is null)
         {
             var single = platforms.Count == 1 ? request with { Platform = platforms[0] } : request;
-            return (await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false)).Manifest;
+            var result = await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false);
+            return new BuiltImage(result.Manifest, result.Config);
         }
+        if (platforms.Count == 0) platforms = [request.Platform];
         if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
             throw new BuildFailedException($"failed to solve: exporter \"{request.Output.Type}\" could not be found");
+        if (request.Provenance is not null && request.Output.Type is "local" or "tar")
+            throw new BuildFailedException($"failed to solve: a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
+        var started = DateTimeOffset.UtcNow;
 
         await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
         // Held until the export is done: no other process reclaims our mount dirs or collects our blobs meanwhile.
@@ -44,10 +52,18 @@ public static class MultiPlatformBuild
         var numbers = new StepNumbers();
         var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
         var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
-        var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.Output.OciMediaTypes, ct).ConfigureAwait(false);
+        var attestations = new List<Descriptor>();
+        if (request.Provenance is not null)
+        {
+            var finished = DateTimeOffset.UtcNow;
+            foreach (var s in solved)
+                attestations.Add(await Provenance.WriteAsync(store.Content, request, s.Platform, s.Result, s.Materials, started, finished, ct).ConfigureAwait(false));
+        }
+        var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations, attestations)
+            .ConfigureAwait(false);
         await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
-        return index;
+        return new BuiltImage(index, null);
     }
 
     /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
@@ -61,7 +77,8 @@ public static class MultiPlatformBuild
         {
             try
             {
-                var perPlatform = new PlatformProgress(progress, numbers, platform.ToString(), i == 0);
+                // One platform (with an attestation) keeps the single-platform step names.
+                var perPlatform = new PlatformProgress(progress, numbers, platforms.Count > 1 ? platform.ToString() : null, i == 0);
                 await Builder.BuildAsync(request with { Platform = platform }, perPlatform, s =>
                 {
                     solved[i] = s;
@@ -166,13 +183,20 @@ public static class MultiPlatformBuild
 internal static class IndexWriter
 {
     /// <summary>Stores an index of <paramref name="images"/>, each entry carrying its config's platform, in the order given.</summary>
-    public static async Task<Descriptor> WriteAsync(ContentStore content, IReadOnlyList<BuildResult> images, bool oci, CancellationToken ct)
+    public static async Task<Descriptor> WriteAsync(ContentStore content, IReadOnlyList<BuildResult> images, bool oci, CancellationToken ct,
+        IReadOnlyList<ImageAnnotation>? annotations = null, IReadOnlyList<Descriptor>? attestations = null)
     {
+        annotations ??= [];
         var index = new ImageIndex
         {
             SchemaVersion = 2,
             MediaType = oci ? MediaTypes.OciIndex : MediaTypes.DockerManifestList,
-            Manifests = images.Select(i => i.Manifest with { Platform = PlatformOf(i.ImageConfig) }).ToList(),
+            Manifests = images.Select(i => i.Manifest with
+            {
+                Platform = PlatformOf(i.ImageConfig),
+                Annotations = ImageAnnotation.For(annotations, AnnotationTargets.ManifestDescriptor, i.Manifest.Annotations),
+            }).Concat(attestations ?? []).ToList(),
+            Annotations = ImageAnnotation.For(annotations, AnnotationTargets.Index),
         };
         return await content.WriteBytesAsync(OciJson.Serialize(index), index.MediaType, ct).ConfigureAwait(false);
     }

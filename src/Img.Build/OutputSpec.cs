@@ -11,7 +11,10 @@ public sealed class OutputSpec
         ToStdout = toStdout;
     }
 
-    /// <summary>The exporter: <c>image</c>, <c>local</c>, <c>tar</c>, <c>docker</c>, <c>oci</c> (others fail at build time).</summary>
+    /// <summary>
+    /// The exporter: <c>image</c>, <c>local</c>, <c>tar</c>, <c>docker</c>, <c>oci</c> (others fail at build time).
+    /// <c>type=registry</c> is buildx's shorthand for <c>type=image,push=true</c> and is read as that.
+    /// </summary>
     public string Type { get; }
 
     /// <summary>Attributes other than <c>type</c> and <c>dest</c>, keys lower-cased.</summary>
@@ -25,6 +28,21 @@ public sealed class OutputSpec
 
     /// <summary>The <c>name</c> attribute, or null.</summary>
     public string? Name => Attrs.TryGetValue("name", out var n) && n.Length > 0 ? n : null;
+
+    /// <summary>Whether the image exporter also pushes every name to its registry (<c>push=true</c>, <c>type=registry</c>).</summary>
+    public bool Push => Type == "image" && Attrs.TryGetValue("push", out var p) && bool.TryParse(p, out var b) && b;
+
+    /// <summary>Whether a push may use plain HTTP or unverified TLS (<c>registry.insecure=true</c>).</summary>
+    public bool InsecureRegistry => Attrs.TryGetValue("registry.insecure", out var v) && bool.TryParse(v, out var b) && b;
+
+    /// <summary>This image output with <c>push=true</c> (<c>--push</c>).</summary>
+    /// <exception cref="OutputSpecException">The output is not an image: there is nothing to push.</exception>
+    public OutputSpec WithPush()
+    {
+        if (Type != "image") throw new OutputSpecException($"--push cannot be used with an output of type {Type}: use -o type=image or type=registry");
+        var attrs = new Dictionary<string, string>(Attrs, StringComparer.Ordinal) { ["push"] = "true" };
+        return new OutputSpec(Type, attrs, Destination, ToStdout);
+    }
 
     /// <summary>Whether layers and manifests use OCI media types (<c>oci-mediatypes=true</c>, and always for <c>type=oci</c>).</summary>
     // zstd layers have no Docker media type: like BuildKit, compression=zstd implies OCI media types.
@@ -80,6 +98,10 @@ public sealed class OutputSpec
                 }
                 if (Directory.Exists(dest)) throw new OutputSpecException("destination file is a directory");
                 return new OutputSpec(type, attrs, Path.GetFullPath(dest), false);
+            case "registry":
+                if (!string.IsNullOrEmpty(dest)) throw new OutputSpecException($"invalid output option: output: output {dest} is not supported by image exporter");
+                attrs["push"] = "true";
+                return new OutputSpec("image", attrs, null, false);
             default:
                 if (!string.IsNullOrEmpty(dest)) throw new OutputSpecException($"invalid output option: output: output {dest} is not supported by image exporter");
                 return new OutputSpec(type, attrs, null, false);

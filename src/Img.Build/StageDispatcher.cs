@@ -91,7 +91,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         config.History ??= [];
         return new StageState
         {
-            Key = BuildCache.Key("image", image.Manifest.Digest.ToString()), Snapshot = image.Snapshot, Layers = [.. image.Layers], Config = config,
+            Key = image.Key, Snapshot = image.Snapshot, Layers = [.. image.Layers], Config = config,
             Created = image.Config.Created,
         };
     }
@@ -257,11 +257,16 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         var env = scope.RunEnvironment();
         var user = Config.Config.User;
         var cwd = Config.Config.WorkingDir is { Length: > 0 } w ? w : "/";
-        var keyParts = new List<string> { "RUN", string.Join('\0', argv), string.Join('\0', env), user ?? "", cwd, run.Network ?? "" };
+        // RUN --network wins over --network; the build's default (host) adds nothing, so existing keys stay.
+        var networkMode = run.Network is { Length: > 0 } n ? n : solver.Request.Network == RunNetwork.None ? "none" : null;
+        var keyParts = new List<string> { "RUN", string.Join('\0', argv), string.Join('\0', env), user ?? "", cwd, networkMode ?? "" };
+        if (solver.Request.ExtraHosts.Count > 0) keyParts.Add("hosts " + string.Join(' ', solver.Request.ExtraHosts.Select(h => h.Name + "=" + h.Address)));
+        if (solver.Request.ShmSizeBytes is { } shm) keyParts.Add(string.Create(CultureInfo.InvariantCulture, $"shm {shm}"));
+        if (solver.Request.Ulimits.Count > 0) keyParts.Add("ulimits " + string.Join(' ', solver.Request.Ulimits.Select(u => $"{u.Name}={u.Soft}:{u.Hard}")));
         // The same files run on another architecture are another step (FROM scratch shares one key across platforms).
         var runPlatform = RunPlatform();
         if (!runPlatform.Equals(Platform.Host)) keyParts.Add("platform " + runPlatform);
-        var network = run.Network switch
+        var network = networkMode switch
         {
             null or "" or "default" or "host" => RunNetwork.Host, // the original's default is the host network
             "none" => RunNetwork.None,
@@ -352,7 +357,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             if (Emulators.WhyCannotRun(runPlatform) is { } cannot) throw new BuildFailedException("failed to solve: " + cannot);
             await WithBindsAsync(binds, 0, mounts, async all =>
             {
-                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, SecretEnv = secretEnv, Cwd = cwd, User = user, Mounts = all, Network = network };
+                var spec = new RunSpec { RootFs = rootfs, Args = argv, Env = env, SecretEnv = secretEnv, Cwd = cwd, User = user, Mounts = all, Network = network,
+                    ExtraHosts = solver.Request.ExtraHosts, ShmSizeBytes = solver.Request.ShmSizeBytes, Ulimits = solver.Request.Ulimits };
                 var crossDevice = false;
                 using var output = new LineStream(line =>
                 {
@@ -442,7 +448,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             return (s.Key, s.Snapshot);
         }
         var image = await solver.Images.GetAsync(from, ct).ConfigureAwait(false);
-        return (BuildCache.Key("image", image.Manifest.Digest.ToString()), image.Snapshot);
+        return (image.Key, image.Snapshot);
     }
 
     // ---- COPY / ADD -------------------------------------------------------------------------------

@@ -74,3 +74,40 @@ public class OutputSpecTests
     public void UnclosedQuoteIsAnError() =>
         Assert.Throws<OutputSpecException>(() => OutputSpec.Parse("type=\"tar", false));
 }
+
+public class OutputPushTests
+{
+    [Fact]
+    public void RegistryIsAnImageThatPushes()
+    {
+        var s = OutputSpec.Parse("type=registry,name=example.com/a:b", false);
+        Assert.Equal("image", s.Type);
+        Assert.True(s.Push);
+        Assert.Equal("example.com/a:b", s.Name);
+        Assert.False(s.InsecureRegistry);
+        Assert.True(OutputSpec.Parse("type=registry,registry.insecure=true", false).InsecureRegistry);
+    }
+
+    [Fact]
+    public void ImagePushesOnlyWhenAsked()
+    {
+        Assert.False(OutputSpec.Parse("type=image,name=x", false).Push);
+        Assert.True(OutputSpec.Parse("type=image,name=x,push=true", false).Push);
+        Assert.False(OutputSpec.DefaultImage.Push);
+        Assert.True(OutputSpec.DefaultImage.WithPush().Push);
+        Assert.Equal("x", OutputSpec.Parse("type=image,name=x", false).WithPush().Name);
+    }
+
+    [Theory]
+    [InlineData("type=local,dest=out", "local")]
+    [InlineData("type=tar,dest=x.tar", "tar")]
+    [InlineData("type=oci,dest=x.tar", "oci")]
+    public void PushNeedsAnImageOutput(string spec, string type) =>
+        Assert.Equal($"--push cannot be used with an output of type {type}: use -o type=image or type=registry",
+            Assert.Throws<OutputSpecException>(() => OutputSpec.Parse(spec, false).WithPush()).Message);
+
+    [Fact]
+    public void RegistryRejectsDest() =>
+        Assert.Equal("invalid output option: output: output foo is not supported by image exporter",
+            Assert.Throws<OutputSpecException>(() => OutputSpec.Parse("type=registry,dest=foo", false)).Message);
+}

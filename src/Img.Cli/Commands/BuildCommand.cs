@@ -23,17 +23,21 @@ public sealed class BuildCommand : Command
         var path = args.Positionals[0];
 
         OutputSpec? output = null;
-        if (args.String("output") is { Length: > 0 } o)
+        try
         {
-            try { output = OutputSpec.Parse(o, context.StdoutIsTerminal); }
-            catch (OutputSpecException e) { throw new CommandException(e.Message); }
+            if (args.String("output") is { Length: > 0 } o) output = OutputSpec.Parse(o, context.StdoutIsTerminal);
+            if (args.Bool("push")) output = (output ?? OutputSpec.DefaultImage).WithPush();
         }
+        catch (OutputSpecException e) { throw new CommandException(e.Message); }
+        var mode = ProgressModes.Choose(args, context.StderrIsTerminal);
+        var checkOnly = CallIsCheck(args);
         var tags = args.List("tag").Select(Normalise).ToList();
-        if (output is null && tags.Count == 0) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
+        if (output is null && tags.Count == 0 && !checkOnly) throw new CommandException("please specify an image tag with `-t` or an output spec with `-o`");
         Reference? outputName = output?.Name is { } n ? Normalise(n) : null;
         var buildArgs = KeyValues(args.List("build-arg"), "build-arg");
         var labels = KeyValues(args.List("label"), "label");
-        IReadOnlyDictionary<string, string> secrets, ssh;
+        IReadOnlyDictionary<string, SecretSource> secrets;
+        IReadOnlyDictionary<string, string> ssh;
         try
         {
             secrets = SessionSpecs.ParseSecrets(args.List("secret"));
@@ -50,21 +54,58 @@ public sealed class BuildCommand : Command
             cacheFrom = CacheSpecs.ParseImports(args.List("cache-from"));
         }
         catch (CacheSpecException e) { throw new CommandException(e.Message); }
+        var network = RunOptions.Network(args.String("network"));
+        var hosts = RunOptions.ExtraHosts(args.List("add-host"));
+        var shmSize = RunOptions.ShmSize(args.String("shm-size"));
+        var ulimits = RunOptions.Ulimits(args.List("ulimit"));
+        var provenance = AttestationOptions.Provenance(args.String("provenance"), args.List("attest"), args.String("sbom"));
+        if (provenance is not null && output?.Type is "local" or "tar")
+            throw new CommandException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {output!.Type}");
+        IReadOnlyList<ImageAnnotation> annotations;
+        try { annotations = args.List("annotation").Select(ImageAnnotation.Parse).ToList(); }
+        catch (FormatException e) { throw new CommandException(e.Message); }
+        var results = new BuildResultFiles(args.String("iidfile"), args.String("metadata-file"));
+        var namedContexts = new Dictionary<string, NamedContext>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (name, named) in args.List("build-context").Select(NamedContext.Parse)) namedContexts[name] = named;
+        }
+        catch (FormatException e) { throw new CommandException(e.Message); }
 
         var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
         if (reexec is int code) return code;
 
         var temps = new List<string>();
+        SecretFiles? secretFiles = null;
         try
         {
             var (contextDir, dockerfile) = await PrepareInputsAsync(context, path, args.String("file"), temps, ct);
             var name = tags.Count > 0 ? tags[0].ToString() : outputName?.ToString() ?? "image";
             var names = new List<Reference>(tags);
             if (outputName is not null && !names.Contains(outputName)) names.Add(outputName);
+            try { secretFiles = SecretFiles.Open(secrets); }
+            catch (Exception e) when (e is ArgumentException or IOException) { throw new CommandException(e.Message); }
 
-            context.Err.Write($"Building {name}\n");
-            context.Err.Write("Setting up the rootfs... this may take a bit.\n");
-            context.Err.Flush();
+            BuildChecks? checks;
+            using (var store = context.OpenStore())
+                checks = await BuildChecks.RunAsync(dockerfile, buildArgs, store, platforms[0], checkOnly, ct);
+            if (checkOnly)
+            {
+                checks!.WriteReport(context.Out);
+                return checks.Warnings.Count > 0 ? 1 : 0;
+            }
+            if (checks is { IsError: true })
+            {
+                checks.WriteSummary(context.Err);
+                throw new CommandException(checks.ErrorMessage);
+            }
+
+            if (mode.ShowsHeadings)
+            {
+                context.Err.Write($"Building {name}\n");
+                context.Err.Write("Setting up the rootfs... this may take a bit.\n");
+                context.Err.Flush();
+            }
 
             var request = new BuildRequest
             {
@@ -80,34 +121,59 @@ public sealed class BuildCommand : Command
                 SourceDateEpoch = sourceDateEpoch,
                 CacheFrom = cacheFrom,
                 CacheTo = cacheTo,
-                Secrets = secrets,
+                Secrets = secretFiles.Paths,
                 SshSockets = ssh,
                 Output = output ?? OutputSpec.DefaultImage,
                 Names = names,
                 OpenStdout = context.OpenStdout,
+                Pull = args.Bool("pull"),
+                Network = network,
+                ExtraHosts = hosts,
+                ShmSizeBytes = shmSize,
+                Ulimits = ulimits,
+                Annotations = annotations,
+                NamedContexts = namedContexts,
+                Provenance = provenance,
             };
-            var plain = args.Bool("no-console") || !context.StderrIsTerminal;
-            var tty = plain ? null : new TtyProgress(context.Err);
-            IBuildProgress progress = tty is null ? new PlainProgress(context.Err) : tty;
+            var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
+            var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;
+            IBuildProgress progress = mode.Kind switch
+            {
+                ProgressKind.Tty => tty!,
+                ProgressKind.Quiet => quiet!,
+                ProgressKind.RawJson => new RawJsonProgress(context.Err),
+                _ => new PlainProgress(context.Err),
+            };
+            BuiltImage built;
             try
             {
-                await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
+                built = await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
             }
             catch (BuildFailedException e)
             {
                 if (tty is not null) await tty.DisposeAsync();
                 tty = null;
+                // Quiet shows nothing while it works; a failure shows what the steps printed, as docker -q does.
+                if (quiet is not null) context.Err.Write(quiet.Transcript);
                 throw new CommandException(e.Message);
             }
             finally
             {
                 if (tty is not null) await tty.DisposeAsync();
             }
-            context.Err.Write($"Successfully built {name}\n");
+            await results.WriteAsync(built, request, ct);
+            if (checks is not null)
+            {
+                if (progress is RawJsonProgress raw) raw.ReportWarnings(checks.Warnings);
+                else if (mode.ShowsHeadings) checks.WriteSummary(context.Err);
+            }
+            if (mode.Kind == ProgressKind.Quiet) context.Out.WriteLine(built.ImageId.ToString());
+            if (mode.ShowsHeadings) context.Err.Write($"Successfully built {name}\n");
             return 0;
         }
         finally
         {
+            secretFiles?.Dispose();
             foreach (var t in temps)
             {
                 try
@@ -119,6 +185,15 @@ public sealed class BuildCommand : Command
                 catch (UnauthorizedAccessException) { }
             }
         }
+    }
+
+    /// <summary><c>--check</c>, or buildx's <c>--call=check</c>: run the build checks instead of the build.</summary>
+    private static bool CallIsCheck(ParsedArgs args)
+    {
+        var call = args.String("call", "build");
+        if (call is not ("build" or "check"))
+            throw new CommandException($"invalid --call value \"{call}\": img supports build and check");
+        return args.Bool("check") || call == "check";
     }
 
     private static Reference Normalise(string raw)

@@ -88,7 +88,7 @@ public sealed class OciRuntime
                 "1.0.2",
                 new SpecProcess(false, new SpecUser(user.Uid, user.Gid, user.AdditionalGids), spec.Args, env, spec.Cwd,
                     new SpecCapabilities(DefaultCapabilities, DefaultCapabilities, DefaultCapabilities),
-                    [new SpecRlimit("RLIMIT_NOFILE", NoFileLimit(), NoFileLimit())], false),
+                    Rlimits(spec), false),
                 new SpecRoot(rootfs, false),
                 spec.Hostname,
                 mounts,
@@ -255,6 +255,13 @@ public sealed class OciRuntime
         return result;
     }
 
+    private static List<SpecRlimit> Rlimits(RunSpec spec)
+    {
+        var limits = spec.Ulimits.Select(u => new SpecRlimit(u.Type, u.Hard, u.Soft)).ToList();
+        if (!limits.Any(l => l.Type == "RLIMIT_NOFILE")) limits.Insert(0, new SpecRlimit("RLIMIT_NOFILE", NoFileLimit(), NoFileLimit()));
+        return limits;
+    }
+
     private static ulong NoFileLimit()
     {
         // docker's 1048576, but never above what this process may raise to (rootless cannot exceed it).
@@ -285,7 +292,8 @@ public sealed class OciRuntime
             new("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
             new("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             new("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
-            new("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            new("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777",
+                spec.ShmSizeBytes is { } shm ? string.Create(CultureInfo.InvariantCulture, $"size={shm}") : "size=65536k"]),
             new("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
             // Mounting sysfs needs a network namespace of our own; host networking means binding the host's, read-only.
             new("/sys", "none", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"]),

@@ -33,6 +33,12 @@ public sealed record RunSpec
     /// <summary>RUN --mount requests.</summary>
     public IReadOnlyList<RunMount> Mounts { get; init; } = [];
 
+    /// <summary><c>--shm-size</c>: the size of /dev/shm in bytes, or null for docker's 64 MiB.</summary>
+    public long? ShmSizeBytes { get; init; }
+
+    /// <summary><c>--ulimit</c>: resource limits of the process (they replace the default open-files limit when they name it).</summary>
+    public IReadOnlyList<Ulimit> Ulimits { get; init; } = [];
+
     /// <summary>RUN --network: the host's network (default) or a namespace of its own with only loopback.</summary>
     public RunNetwork Network { get; init; } = RunNetwork.Host;
 }

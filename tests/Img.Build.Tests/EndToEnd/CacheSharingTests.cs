@@ -36,9 +36,7 @@ public sealed class CacheSharingTests(ImgBuildFixture img)
     private async Task<string> DigestOfAsync(string state, string name)
     {
         var ls = (await ImgAsync(state, "/", "ls")).EnsureSuccess("ls");
-        var line = ls.Stdout.Split('\n').FirstOrDefault(l => l.Split('\t', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() == name)
-            ?? throw new InvalidOperationException($"{name} not in ls:\n{ls.Stdout}");
-        return line.Split('\t', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
+        return ImgBuildFixture.DigestInListing(ls.Stdout, name);
     }
 
     private static bool StepCached(string stderr, string instruction) =>

@@ -60,13 +60,22 @@ public sealed class ImgBuildFixture : IAsyncLifetime
         File.WriteAllText(p, content);
     }
 
+    /// <summary>The DIGEST column of <paramref name="name"/>'s row in an <c>img ls</c> listing.</summary>
+    public static string DigestInListing(string listing, string name)
+    {
+        var line = listing.Split('\n').FirstOrDefault(l => l.Split('\t', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() == name)
+            ?? throw new InvalidOperationException($"{name} not in ls:\n{listing}");
+        return line.Split('\t', StringSplitOptions.RemoveEmptyEntries).Last().Trim();
+    }
+
     public Task<ProcessResult> BuildAsync(string cwd, params string[] args) => ImgAsync(cwd, null, ["build", .. args]);
 
     /// <summary>img as the test user; one that runs longer than <paramref name="timeout"/> (3 minutes unless told) is killed and throws.</summary>
-    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null, TimeSpan? timeout = null)
+    public Task<ProcessResult> ImgAsync(string cwd, string? stdin, IEnumerable<string> args, Stream? stdoutSink = null,
+        IDictionary<string, string?>? env = null, TimeSpan? timeout = null)
     {
-        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args]);
-        return ProcessRunner.RunAsync(file, wrapped, stdin, workingDirectory: cwd, timeout: timeout ?? TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
+        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, ["-s", State, .. args], env);
+        return ProcessRunner.RunAsync(file, wrapped, stdin, env, workingDirectory: cwd, timeout: timeout ?? TimeSpan.FromMinutes(3), stdoutSink: stdoutSink);
     }
 }
 

@@ -1,0 +1,35 @@
+using Img.Content;
+using Img.Oci;
+using Img.Registry;
+
+namespace Img.Build;
+
+/// <summary>
+/// The push half of the image exporter (<c>--push</c>, <c>-o type=registry</c>, <c>type=image,push=true</c>): every
+/// name of the build goes to its registry after it is stored, inside the same "exporting to image" step, as BuildKit
+/// shows it (<c>pushing layers</c>, <c>pushing manifest for NAME@DIGEST</c>).
+/// </summary>
+internal static class ImagePusher
+{
+    public static async Task PushAsync(BuildRequest request, ContentStore content, Descriptor target, StepReporter step, CancellationToken ct)
+    {
+        if (request.Names.Count == 0)
+            throw new BuildFailedException("failed to solve: push requires a name: use -t NAME or -o type=registry,name=NAME");
+        var insecure = request.Output.InsecureRegistry ? request.Names.Select(n => n.Domain).Distinct().ToList() : null;
+        var client = new RegistryClient(RegistryOptions.FromEnvironment(insecure));
+        step.Log("pushing layers");
+        foreach (var name in request.Names)
+        {
+            try
+            {
+                await client.PushAsync(name, target, content, ct: ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                step.Error(e.Message);
+                throw new BuildFailedException($"failed to solve: failed to push {name}: {e.Message}", e);
+            }
+            step.Log($"pushing manifest for {name}@{target.Digest} done");
+        }
+    }
+}
