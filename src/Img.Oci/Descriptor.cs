@@ -3,10 +3,10 @@ using System.Text.Json.Serialization;
 namespace Img.Oci;
 
 /// <summary>An OCI content descriptor: what a blob is, where to find it, how big it is.</summary>
-public sealed record Descriptor
+public sealed record Descriptor : IJsonOnDeserialized
 {
     [JsonPropertyName("mediaType")]
-    public string MediaType { get; init; } = "";
+    public string MediaType { get; init => field = value ?? ""; } = "";
 
     [JsonPropertyName("digest")]
     public Digest Digest { get; init; }
@@ -31,6 +31,14 @@ public sealed record Descriptor
     public string? ArtifactType { get; init; }
 
     public Descriptor() { }
+
+    void IJsonOnDeserialized.OnDeserialized()
+    {
+        // A descriptor is nothing without its digest: every reader would fail later, less clearly.
+        if (Digest.IsEmpty) throw new System.Text.Json.JsonException("descriptor without a digest");
+        if (Size < 0) throw new System.Text.Json.JsonException($"descriptor {Digest} has a negative size {Size}");
+        OciSchema.NoNulls(Urls, "urls");
+    }
 
     public Descriptor(string mediaType, Digest digest, long size)
     {
