@@ -28,6 +28,9 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
     private RegistryClient? _registry;
 
+    /// <summary>Timeouts, low-speed rule and ceilings of transfers (a pull's, and an ADD download's).</summary>
+    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment())).Options;
+
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
 
@@ -129,7 +132,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>Applies <paramref name="layer"/> (stored) onto <paramref name="parent"/> as committed snapshot <paramref name="name"/>, checking its diff ID.</summary>
     internal async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)
     {
-        var blob = store.Content.BlobPath(layer.Blob.Digest);
+        var blob = layer.Blob.Digest;
         var active = SnapshotWork.NewActiveKey();
         await snapshots.Snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
         try
@@ -140,7 +143,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             {
                 try
                 {
-                    applied = await LayerApplier.ApplyFileAsync(blob, upper, new ApplyOptions { Mode = ApplyMode.OverlayUpper }, ct).ConfigureAwait(false);
+                    applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, upper, new ApplyOptions { Mode = ApplyMode.OverlayUpper }, ct).ConfigureAwait(false);
                 }
                 catch (OverlayWhiteoutException)
                 {
@@ -155,7 +158,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             }
             else
             {
-                applied = await LayerApplier.ApplyFileAsync(blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
+                applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
             }
             if (applied.DiffId != layer.DiffId)
                 throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
@@ -169,11 +172,11 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         }
     }
 
-    private async Task<ApplyResult> ApplyMountedAsync(string active, string blob, CancellationToken ct)
+    private async Task<ApplyResult> ApplyMountedAsync(string active, Digest blob, CancellationToken ct)
     {
         var dir = snapshots.NewMountDir();
         snapshots.Snapshotter.Mount(active, dir);
-        try { return await LayerApplier.ApplyFileAsync(blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+        try { return await LayerApplier.ApplyBlobAsync(store.Content, blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
         finally
         {
             snapshots.Snapshotter.Unmount(dir);
