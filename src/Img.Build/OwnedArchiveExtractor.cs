@@ -12,13 +12,13 @@ namespace Img.Build;
 /// </summary>
 internal static class OwnedArchiveExtractor
 {
-    public static async Task ExtractAsync(string archive, string destDir, (uint Uid, uint Gid) owner, CancellationToken ct)
+    public static async Task ExtractAsync(string archive, string destDir, (uint Uid, uint Gid) owner, ApplyOptions options, CancellationToken ct)
     {
         var staging = Path.Combine(destDir, ".img-add-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
         Directory.CreateDirectory(staging);
         try
         {
-            await LayerApplier.ApplyFileAsync(archive, staging, new ApplyOptions { PreserveOwnership = false }, ct).ConfigureAwait(false);
+            await LayerApplier.ApplyFileAsync(archive, staging, options, ct).ConfigureAwait(false);
             foreach (var p in Directory.EnumerateFileSystemEntries(staging, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
             {
                 var st = Posix.Lstat(p);
