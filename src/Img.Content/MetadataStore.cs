@@ -198,6 +198,9 @@ public sealed class MetadataStore : IDisposable
         return set;
     }
 
+    /// <summary>Damage SQLite finds in the database's pages (quick_check), or null when it is sound.</summary>
+    public string? FindDamage() => MetadataRecovery.QuickCheck(_conn);
+
     public void Dispose() => _conn.Dispose();
 }
 

@@ -42,7 +42,7 @@ public sealed class SaveCommand : Command
             await ImageArchiveWriter.WriteAsync(stdout, store.Content, images, format, Platform.Host, ct);
             return 0;
         }
-        await using var file = new AtomicFile(output);
+        await using var file = new AtomicFile(output, store);
         await ImageArchiveWriter.WriteAsync(file.Stream, store.Content, images, format, Platform.Host, ct);
         await file.CommitAsync(ct);
         return 0;
