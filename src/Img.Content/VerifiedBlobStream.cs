@@ -31,11 +31,18 @@ public sealed class VerifiedBlobStream : Stream
 
     public Digest Digest => _digest;
     public override bool CanRead => true;
-    public override bool CanSeek => false;
+    // Seekable only in name: Length and Position are known, which is what writers of tar entries and HTTP bodies
+    // ask (an unseekable entry stream would be buffered whole); moving is not possible, the hash runs forward.
+    public override bool CanSeek => true;
     public override bool CanWrite => false;
     public override long Length => _length;
-    public override long Position { get => _read; set => throw new NotSupportedException("blobs are read forward"); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("blobs are read forward");
+    public override long Position { get => _read; set => Seek(value, SeekOrigin.Begin); }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        long target = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => _read + offset, _ => _length + offset };
+        return target == _read ? _read : throw new NotSupportedException("blobs are read forward, through their digest");
+    }
     public override void SetLength(long value) => throw new NotSupportedException("blobs are read-only");
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("blobs are read-only");
     public override void Flush() { }
