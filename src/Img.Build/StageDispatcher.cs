@@ -247,7 +247,9 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             int n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
             if (n > MaxSecretSize)
                 throw new BuildFailedException($"failed to solve: secret {id}: larger than the {MaxSecretSize} bytes a secret may hold");
-            return new System.Text.UTF8Encoding(false).GetString(buffer, 0, n);
+            // Decoded as File.ReadAllText did: UTF-8 unless a byte order mark says otherwise.
+            using var reader = new StreamReader(new MemoryStream(buffer, 0, n), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
