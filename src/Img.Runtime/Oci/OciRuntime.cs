@@ -198,11 +198,11 @@ public sealed class OciRuntime
         }
         catch (OperationCanceledException)
         {
-            // Killing the container's init ends every process in its pid namespace; the runtime then exits.
-            await RuntimeCommandAsync(["kill", id, "KILL"]).ConfigureAwait(false);
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try { await p.WaitForExitAsync(grace.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false); }
+            // SIGKILL to the runtime and everything under it (the container's init, whose death ends its pid namespace):
+            // no `runtime kill` to start first, so a cancel (or the outer img's death) stops the container at once.
+            // The state left behind goes with the `delete -f` that follows every run.
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
             throw;
         }
