@@ -18,13 +18,14 @@ var storeDir = Directory.CreateTempSubdirectory("fuzz-oci-").FullName;
 var store = new ContentStore(storeDir);
 var d1 = Digest.Compute("one"u8).ToString();
 var d2 = Digest.Compute("two"u8).ToString();
-string[] seeds =
+string[] raw =
 [
-    $$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{d1}}","size":3},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{d2}}","size":3,"urls":["http://x"],"annotations":{"a":"b"}}],"subject":{"mediaType":"x","digest":"{{d1}}","size":1},"annotations":{"k":"v"}}""",
-    $$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{d1}}","size":7,"platform":{"architecture":"amd64","os":"linux","variant":"v2","os.features":["x"]}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{d2}}","size":7,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}""",
-    $$"""{"created":"2024-05-01T10:20:30.123456789Z","author":"a","architecture":"amd64","os":"linux","config":{"User":"1:1","ExposedPorts":{"80/tcp":{}},"Env":["A=1","PATH=/bin"],"Entrypoint":["sh"],"Cmd":["-c","x"],"Volumes":{"/v":{}},"WorkingDir":"/w","Labels":{"l":"v"},"StopSignal":"SIGTERM","Healthcheck":{"Test":["CMD","true"],"Interval":1000},"OnBuild":["RUN x"],"Shell":["/bin/sh","-c"]},"rootfs":{"type":"layers","diff_ids":["{{d1}}","{{d2}}"]},"history":[{"created":"2024-05-01T10:20:30Z","created_by":"x","empty_layer":true},{"comment":"c"}]}""",
+    """{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"D1","size":3},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"D2","size":3,"urls":["http://x"],"annotations":{"a":"b"}}],"subject":{"mediaType":"x","digest":"D1","size":1},"annotations":{"k":"v"}}""",
+    """{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"D1","size":7,"platform":{"architecture":"amd64","os":"linux","variant":"v2","os.features":["x"]}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"D2","size":7,"platform":{"architecture":"arm","os":"linux","variant":"v7"}}]}""",
+    """{"created":"2024-05-01T10:20:30.123456789Z","author":"a","architecture":"amd64","os":"linux","config":{"User":"1:1","ExposedPorts":{"80/tcp":{}},"Env":["A=1","PATH=/bin"],"Entrypoint":["sh"],"Cmd":["-c","x"],"Volumes":{"/v":{}},"WorkingDir":"/w","Labels":{"l":"v"},"StopSignal":"SIGTERM","Healthcheck":{"Test":["CMD","true"],"Interval":1000},"OnBuild":["RUN x"],"Shell":["/bin/sh","-c"]},"rootfs":{"type":"layers","diff_ids":["D1","D2"]},"history":[{"created":"2024-05-01T10:20:30Z","created_by":"x","empty_layer":true},{"comment":"c"}]}""",
     """[{"Config":"config.json","RepoTags":["docker.io/library/x:latest"],"Layers":["layer.tar"]}]""",
 ];
+string[] seeds = Array.ConvertAll(raw, s => s.Replace("D1", d1, StringComparison.Ordinal).Replace("D2", d2, StringComparison.Ordinal));
 string[] tokens = ["null", "[]", "{}", "[null]", "\"\"", "0", "-1", "1e400", "true", "\"x\"", "[{}]", "{\"digest\":null}", "\"sha256:\"", "9223372036854775807", "\"\\ud800\"", "{\"a\":null}"];
 
 long inputs = 0, crashes = 0, hangs = 0;
