@@ -188,7 +188,7 @@ public sealed class OciRuntime
         };
         foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "run", "--bundle", bundle, id }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Runtime.Path}");
+        using var p = await ParentBoundProcess.StartAsync(psi).ConfigureAwait(false);
         p.StandardInput.Close();
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var copyErr = p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
