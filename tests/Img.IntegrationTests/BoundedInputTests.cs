@@ -153,7 +153,7 @@ public sealed class BoundedInputTests(ITestOutputHelper output)
         var file = Path.Combine(dir, "s");
         await File.WriteAllBytesAsync(file, new byte[600 * 1024]);
         await CrashData.ChownAsync(dir);
-        var r = await img.TryAsync("build", "--no-console", "-t", "bigsecret", "--secret", $"id=s,src={file},env=S", ctx);
+        var r = await img.TryAsync("build", "--no-console", "-t", "bigsecret", "--secret", $"id=s,src={file}", ctx);
         output.WriteLine(r.Stderr);
         AssertOneErrorLine(r, "secret s: larger than the 512000 bytes a secret may hold");
     }
@@ -211,11 +211,11 @@ public sealed class BoundedInputTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// kill -9 of only the outer img during a RUN: the namespace child cancels within a second, and the container
-    /// (runc and its processes) is gone with it.
+    /// kill -9 of only the outer img during a RUN: the container (runc and its processes) stops within a second, and
+    /// the namespace child, having cleaned up, follows.
     /// </summary>
     [Fact]
-    public async Task NamespaceChildStopsWithinASecondOfItsParent()
+    public async Task NamespaceChildStopsItsWorkWithinASecondOfItsParent()
     {
         var (img, ctx) = await BaseAsync("follow-ctx", "FROM boundbase\nRUN sleep 60 && touch /done\n");
         using var build = RunningImg.Start(img, "build", "--no-console", "-t", "follow", ctx);
@@ -227,17 +227,18 @@ public sealed class BoundedInputTests(ITestOutputHelper output)
             Assert.True(DateTime.UtcNow < deadline, "the RUN step did not start within a minute:\n" + build.Stderr);
             await Task.Delay(50);
         }
-        var child = tree.Where(p => p.Comm == "img").ToList();
+        var container = tree.Where(p => p.Comm is not ("img" or "unshare")).ToList();
         Assert.Equal(0, ProcTable.Kill(build.Pid, ProcTable.SIGKILL));
         var clock = Stopwatch.StartNew();
-        while (child.Any(p => !p.IsGone()) && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(10);
-        var childGone = clock.Elapsed;
+        while (container.Any(p => p.IsAlive()) && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(10);
+        var containerGone = clock.Elapsed;
         while (tree.Any(p => !p.IsGone()) && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(10);
         var survivors = tree.Where(p => p.IsAlive()).ToList();
         foreach (var s in survivors) ProcTable.Kill(s.Pid, ProcTable.SIGKILL);
-        output.WriteLine($"namespace child gone {childGone.TotalMilliseconds:F0} ms, the whole tree {clock.ElapsedMilliseconds} ms after the outer img was killed");
+        output.WriteLine($"container stopped {containerGone.TotalMilliseconds:F0} ms, namespace child gone {clock.ElapsedMilliseconds} ms after the outer img was killed");
         Assert.True(survivors.Count == 0, "still running: " + string.Join(", ", survivors));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the namespace child and its container took {clock.Elapsed} to stop");
+        Assert.True(containerGone < TimeSpan.FromSeconds(1), $"the container took {containerGone} to stop");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the namespace child took {clock.Elapsed} to finish");
         var runtimeRoot = Path.Combine(img.StateDir, "runtime-root");
         var states = Directory.Exists(runtimeRoot) ? Directory.GetDirectories(runtimeRoot).SelectMany(Directory.GetDirectories).ToList() : [];
         Assert.True(states.Count == 0, "runtime states left: " + string.Join(", ", states));

@@ -189,6 +189,7 @@ public sealed class OciRuntime
         foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "run", "--bundle", bundle, id }) psi.ArgumentList.Add(a);
         using var p = await ParentBoundProcess.StartAsync(psi).ConfigureAwait(false);
+        using var reaper = ContainerReaper.Start(Runtime.Path, [.. GlobalArgs(), "delete", "-f", id]);
         p.StandardInput.Close();
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var copyErr = p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
