@@ -30,6 +30,12 @@ public sealed record Descriptor : IJsonOnDeserialized
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ArtifactType { get; init; }
 
+    /// <summary>
+    /// 64 TiB: far past any blob a registry holds, and small enough that the sizes of every descriptor a manifest
+    /// can list (4 MiB of JSON) add up without overflow (a fuzzed size of 2^63-1 broke the sums of pull and ls).
+    /// </summary>
+    public const long MaxSize = 1L << 46;
+
     public Descriptor() { }
 
     void IJsonOnDeserialized.OnDeserialized()
@@ -37,6 +43,7 @@ public sealed record Descriptor : IJsonOnDeserialized
         // A descriptor is nothing without its digest: every reader would fail later, less clearly.
         if (Digest.IsEmpty) throw new System.Text.Json.JsonException("descriptor without a digest");
         if (Size < 0) throw new System.Text.Json.JsonException($"descriptor {Digest} has a negative size {Size}");
+        if (Size > MaxSize) throw new System.Text.Json.JsonException($"descriptor {Digest} declares {Size} bytes, more than any blob ({MaxSize})");
         OciSchema.NoNulls(Urls, "urls");
     }
 

@@ -50,6 +50,7 @@ public sealed class DocumentJsonTests
     [InlineData("manifest", """{"config":{"mediaType":"x","digest":5,"size":1}}""")]
     [InlineData("manifest", """{"config":{"mediaType":"x","digest":"D","size":-1}}""")]
     [InlineData("manifest", """{"config":{"mediaType":"x","digest":"D","size":"1"}}""")]
+    [InlineData("manifest", """{"config":{"mediaType":"x","digest":"D","size":9223372036854775807}}""")]
     [InlineData("manifest", """{"config":{"mediaType":"x","digest":"D","size":1},"layers":{}}""")]
     [InlineData("manifest", """null""")]
     [InlineData("index", """{"manifests":[null]}""")]
