@@ -36,15 +36,23 @@ public sealed class SaveCommand : Command
             .Select(raw => ImageNames.Find(store, raw))
             .Select(r => new ArchiveImage(Reference.Parse(r.Name), r.Target))
             .ToList();
-        if (output.Length == 0)
+        try
         {
-            await using var stdout = context.OpenStdout();
-            await ImageArchiveWriter.WriteAsync(stdout, store.Content, images, format, Platform.Host, ct);
+            if (output.Length == 0)
+            {
+                await using var stdout = context.OpenStdout();
+                await ImageArchiveWriter.WriteAsync(stdout, store.Content, images, format, Platform.Host, ct);
+                return 0;
+            }
+            await using var file = new AtomicFile(output, store);
+            await ImageArchiveWriter.WriteAsync(file.Stream, store.Content, images, format, Platform.Host, ct);
+            await file.CommitAsync(ct);
             return 0;
         }
-        await using var file = new AtomicFile(output, store);
-        await ImageArchiveWriter.WriteAsync(file.Stream, store.Content, images, format, Platform.Host, ct);
-        await file.CommitAsync(ct);
-        return 0;
+        catch (CorruptBlobException e)
+        {
+            // The store only knows the blob; here the image that needs it is known too.
+            throw new CommandException($"saving {string.Join(", ", args.Positionals)}: {e.Message}");
+        }
     }
 }

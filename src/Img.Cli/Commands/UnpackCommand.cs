@@ -39,6 +39,11 @@ public sealed class UnpackCommand : Command
                 await LayerApplier.ApplyBlobAsync(store.Content, layer.Digest, temp, options, ct);
             Directory.Move(temp, dest);
         }
+        catch (CorruptBlobException e)
+        {
+            TryRemove(temp);
+            throw new CommandException($"unpacking {raw}: {e.Message}");
+        }
         catch
         {
             TryRemove(temp);
