@@ -40,6 +40,9 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>The build's stat cache, for digesting named context directories.</summary>
     public StatCache? Stats { get; init; }
 
+    /// <summary>Timeouts, low-speed rule and ceilings of transfers (a pull's, and an ADD download's).</summary>
+    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment())).Options;
+
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
 
@@ -228,7 +231,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>Applies <paramref name="layer"/> (stored) onto <paramref name="parent"/> as committed snapshot <paramref name="name"/>, checking its diff ID.</summary>
     internal async Task UnpackAsync(LayerRef layer, string? parent, string name, CancellationToken ct)
     {
-        var blob = store.Content.BlobPath(layer.Blob.Digest);
+        var blob = layer.Blob.Digest;
         var active = SnapshotWork.NewActiveKey();
         await snapshots.Snapshotter.PrepareAsync(active, parent, ct).ConfigureAwait(false);
         try
@@ -239,7 +242,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             {
                 try
                 {
-                    applied = await LayerApplier.ApplyFileAsync(blob, upper, new ApplyOptions { Mode = ApplyMode.OverlayUpper }, ct).ConfigureAwait(false);
+                    applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, upper, new ApplyOptions { Mode = ApplyMode.OverlayUpper }, ct).ConfigureAwait(false);
                 }
                 catch (OverlayWhiteoutException)
                 {
@@ -254,7 +257,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             }
             else
             {
-                applied = await LayerApplier.ApplyFileAsync(blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
+                applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
             }
             if (applied.DiffId != layer.DiffId)
                 throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
@@ -268,11 +271,11 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         }
     }
 
-    private async Task<ApplyResult> ApplyMountedAsync(string active, string blob, CancellationToken ct)
+    private async Task<ApplyResult> ApplyMountedAsync(string active, Digest blob, CancellationToken ct)
     {
         var dir = snapshots.NewMountDir();
         snapshots.Snapshotter.Mount(active, dir);
-        try { return await LayerApplier.ApplyFileAsync(blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+        try { return await LayerApplier.ApplyBlobAsync(store.Content, blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
         finally
         {
             snapshots.Snapshotter.Unmount(dir);

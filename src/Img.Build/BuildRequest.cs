@@ -1,3 +1,4 @@
+using Img.Content;
 using Img.Oci;
 
 namespace Img.Build;
@@ -51,6 +52,9 @@ public sealed record BuildRequest
     public IReadOnlyList<CacheSharing.CacheExportSpec> CacheTo { get; init; } = [];
 
     /// <summary><c>--secret</c>: id to host file.</summary>
+    /// <summary>Ceilings on ADD downloads and archive unpacking (the environment's, by default).</summary>
+    public InputLimits Limits { get; init; } = InputLimits.FromEnvironment();
+
     public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
 
     /// <summary><c>--ssh</c>: id to agent socket.</summary>

@@ -20,7 +20,19 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
     /// <summary>How new layers are written (SOURCE_DATE_EPOCH clamps their file times).</summary>
     public WriteOptions? LayerOptions { get; init; }
 
-    public bool Exists(string? key) => key is null || snapshotter.Stat(key) is not null;
+    /// <summary>
+    /// Whether the snapshot can be used: it and every parent below it are there. One whose parent went missing
+    /// (deleted by hand, a damaged disk) would only fail later, when a step is prepared on it.
+    /// </summary>
+    public bool Exists(string? key)
+    {
+        for (var k = key; k is not null;)
+        {
+            if (snapshotter.Stat(k) is not { } info) return false;
+            k = info.Parent;
+        }
+        return true;
+    }
 
     /// <summary>
     /// Serialises work on one key: within this process (parallel stages doing the same step) and across
@@ -161,7 +173,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         try
         {
             snapshotter.Mount(active, dir);
-            try { await LayerApplier.ApplyFileAsync(content.BlobPath(layer.Blob.Digest), dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+            try { await LayerApplier.ApplyBlobAsync(content, layer.Blob.Digest, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
             finally { snapshotter.Unmount(dir); }
         }
         finally

@@ -97,9 +97,10 @@ internal sealed class Solver
             }
             try
             {
-                if (Request.NoCache && Snapshots.Snapshotter.Stat(snapshotName) is not null)
+                if ((Request.NoCache || !Snapshots.Exists(snapshotName)) && Snapshots.Snapshotter.Stat(snapshotName) is not null)
                 {
-                    // --no-cache runs the step again; the fresh result replaces the old one.
+                    // --no-cache runs the step again, and so does a snapshot whose parents are gone (its record was
+                    // no cache hit): the fresh result replaces the old one.
                     try { await Snapshots.Snapshotter.RemoveAsync(snapshotName, ct).ConfigureAwait(false); }
                     catch (InvalidOperationException)
                     {

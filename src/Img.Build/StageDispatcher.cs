@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Img.Archive.Layers;
+using Img.Content;
 using Img.Dockerfile;
 using Img.Oci;
 using Img.Runtime.Emulation;
@@ -238,9 +239,23 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         LayerHistory("WORKDIR " + configured, before);
     }
 
+    /// <summary>The largest secret a build reads into a RUN's environment: docker's limit for a secret (500 KiB).</summary>
+    internal const int MaxSecretSize = 500 * 1024;
+
     private static string ReadSecret(string id, string file)
     {
-        try { return File.ReadAllText(file); }
+        try
+        {
+            // Read one byte past the limit, never the whole of what may be endless (/dev/zero, a FIFO's writer).
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
+            var buffer = new byte[MaxSecretSize + 1];
+            int n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            if (n > MaxSecretSize)
+                throw new BuildFailedException($"failed to solve: secret {id}: larger than the {MaxSecretSize} bytes a secret may hold");
+            // Decoded as File.ReadAllText did: UTF-8 unless a byte order mark says otherwise.
+            using var reader = new StreamReader(new MemoryStream(buffer, 0, n), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new BuildFailedException($"failed to solve: secret {id}: cannot read its file: {e.GetType().Name}");
@@ -615,12 +630,18 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             var dir = DestDir(rootfs, target, options.Owner);
             // Entries are resolved inside the rootfs and owned as they are created (--chown too), so nothing
             // walks the extracted tree afterwards by path. An owner this namespace cannot map is an error, not root.
-            await LayerApplier.ApplyFileAsync(hostSource, dir, new ApplyOptions
+            var unpack = new ApplyOptions
             {
                 Owner = options.Owner,
                 SkipUnmappedOwnership = false,
                 Warn = options.Warn,
-            }, ct).ConfigureAwait(false);
+                MaxTotalBytes = solver.Request.Limits.MaxUnpackSize ?? long.MaxValue,
+            };
+            try { await LayerApplier.ApplyFileAsync(hostSource, dir, unpack, ct).ConfigureAwait(false); }
+            catch (LayerSecurityException e) when (solver.Request.Limits.MaxUnpackSize is not null)
+            {
+                throw new BuildFailedException($"failed to solve: ADD {rel}: {e.Message} ({InputLimits.MaxUnpackSizeVariable})", e);
+            }
             return;
         }
         var existingDir = Posix.TryLstat(RootPath.Resolve(rootfs, target)) is { IsDirectory: true };
@@ -683,55 +704,6 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         return (uid, gid);
     }
 
-    private async Task<(string File, Digest Digest)> DownloadAsync(string url, string? checksum, CancellationToken ct)
-    {
-        var dir = Path.Combine(solver.Request.StateDir, "downloads");
-        Directory.CreateDirectory(dir);
-        var file = Path.Combine(dir, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
-        try
-        {
-            using var http = new HttpClient();
-            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-                throw new BuildFailedException($"failed to solve: failed to load cache key: invalid response status {(int)response.StatusCode}");
-            Digest digest;
-            var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-            await using (body.ConfigureAwait(false))
-            {
-                var fs = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
-                await using (fs.ConfigureAwait(false))
-                {
-                    using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                    var buf = new byte[1 << 16];
-                    int n;
-                    while ((n = await body.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
-                    {
-                        sha.AppendData(buf, 0, n);
-                        await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
-                    }
-                    digest = Digest.FromSha256(sha.GetHashAndReset());
-                }
-            }
-            if (checksum is not null)
-            {
-                if (!Digest.TryParse(checksum, out var expected))
-                    throw new BuildFailedException($"failed to solve: invalid checksum digest format: {checksum}");
-                if (expected.Algorithm != "sha256")
-                    throw new BuildFailedException($"failed to solve: unsupported digest algorithm {expected.Algorithm}");
-                if (expected != digest)
-                    throw new BuildFailedException($"failed to solve: digest mismatch {digest}: {expected}");
-            }
-            return (file, digest);
-        }
-        catch (HttpRequestException e)
-        {
-            File.Delete(file);
-            throw new BuildFailedException($"failed to solve: {url}: {e.Message}", e);
-        }
-        catch
-        {
-            File.Delete(file);
-            throw;
-        }
-    }
+    private Task<(string File, Digest Digest)> DownloadAsync(string url, string? checksum, CancellationToken ct) =>
+        UrlDownload.FetchAsync(solver.Store.Content, solver.Request.Limits, solver.Images.TransferOptions, url, checksum, ct);
 }

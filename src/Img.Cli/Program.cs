@@ -37,6 +37,7 @@ public static class Program
     [
         new BuildCommand(),
         new DuCommand(),
+        new FsckCommand(),
         new ImportCommand(),
         new InspectCommand(),
         new LoadCommand(),

@@ -11,9 +11,14 @@ public sealed class AtomicFile : IAsyncDisposable
     private readonly string _temp;
     private bool _committed;
 
+    private readonly string? _pendingNote;
+
     public FileStream Stream { get; }
 
-    public AtomicFile(string destination)
+    /// <param name="destination">The file to write.</param>
+    /// <param name="store">When given, the temp file is noted in the store's state directory, so that the next img
+    /// command of any kind removes it if this process is killed (not only the next writer of the same file).</param>
+    public AtomicFile(string destination, LocalStore? store = null)
     {
         _destination = Path.GetFullPath(destination);
         if (Directory.Exists(_destination)) throw new IOException($"destination file is a directory: {destination}");
@@ -22,6 +27,7 @@ public sealed class AtomicFile : IAsyncDisposable
         var prefix = $".{Path.GetFileName(_destination)}.tmp-";
         RemoveStale(dir, prefix);
         _temp = Path.Combine(dir, prefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _pendingNote = store is null ? null : PendingOutputs.Note(store.StateDir, _temp);
         Stream = new FileStream(_temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
     }
 
@@ -50,6 +56,7 @@ public sealed class AtomicFile : IAsyncDisposable
         await Stream.DisposeAsync().ConfigureAwait(false);
         File.Move(_temp, _destination, overwrite: true);
         _committed = true;
+        PendingOutputs.Forget(_pendingNote);
     }
 
     public async ValueTask DisposeAsync()
@@ -58,6 +65,7 @@ public sealed class AtomicFile : IAsyncDisposable
         if (!_committed)
         {
             try { File.Delete(_temp); } catch (IOException) { }
+            PendingOutputs.Forget(_pendingNote);
         }
     }
 }

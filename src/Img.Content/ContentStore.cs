@@ -34,7 +34,27 @@ public sealed class ContentStore
         return info.Exists ? info.Length : null;
     }
 
-    public Stream OpenRead(Digest digest)
+    /// <summary>
+    /// The largest manifest, index or config read whole into memory: the limit of a metadata file in an
+    /// image archive. containerd refuses manifests past 4 MiB; configs carry history and so get more room.
+    /// </summary>
+    public const int MaxDocumentSize = 16 << 20;
+
+    /// <summary>Opens a blob for reading; the bytes are checked against its digest as they stream (see <see cref="VerifiedBlobStream"/>).</summary>
+    public VerifiedBlobStream OpenRead(Digest digest) => new(this, digest, OpenFile(digest));
+
+    /// <summary>
+    /// Opens a blob to read a range of it (a chunk of an upload), which no digest can vouch for: whole-blob
+    /// readers use <see cref="OpenRead"/>.
+    /// </summary>
+    public FileStream OpenRange(Digest digest, long offset)
+    {
+        var file = OpenFile(digest);
+        file.Seek(offset, SeekOrigin.Begin);
+        return file;
+    }
+
+    private FileStream OpenFile(Digest digest)
     {
         try
         {
@@ -53,16 +73,23 @@ public sealed class ContentStore
         }
     }
 
+    /// <summary>A whole document blob (manifest, index, config), refused past <see cref="MaxDocumentSize"/> and verified.</summary>
     public async Task<byte[]> ReadAllBytesAsync(Digest digest, CancellationToken ct = default)
     {
-        try
-        {
-            return await File.ReadAllBytesAsync(BlobPath(digest), ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new BlobNotFoundException(digest);
-        }
+        await using var stream = OpenRead(digest);
+        if (stream.Length > MaxDocumentSize)
+            throw new DocumentTooLargeException($"blob {digest} is {stream.Length} bytes, more than the {MaxDocumentSize} a manifest, index or config may have");
+        var bytes = new byte[stream.Length];
+        await stream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
+        await stream.VerifyToEndAsync(ct).ConfigureAwait(false);
+        return bytes;
+    }
+
+    /// <summary>Removes a blob found damaged and says so; the exception names it and what to do.</summary>
+    public CorruptBlobException Discard(Digest digest, string why)
+    {
+        Delete(digest);
+        return new CorruptBlobException(digest, why);
     }
 
     /// <summary>A writer into a private temp file; commit it to make the blob visible.</summary>
@@ -107,6 +134,12 @@ public sealed class ContentStore
         info.Delete();
         return size;
     }
+
+    /// <summary>
+    /// A path for a private temp file of this process (an ADD download, say) in the ingest directory: if the
+    /// process is killed, the next img command of any kind removes it (<see cref="CleanIngest"/>).
+    /// </summary>
+    public string NewTempPath(string purpose) => Path.Combine(_ingest, $"{Environment.ProcessId}-{Guid.NewGuid():N}.{purpose}");
 
     /// <summary>Removes temp files left by processes that no longer run.</summary>
     public void CleanIngest()

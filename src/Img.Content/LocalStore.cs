@@ -15,7 +15,26 @@ public sealed class LocalStore : IDisposable
     {
         StateDir = stateDir;
         Content = new ContentStore(Path.Combine(stateDir, "content"));
-        _metadata = new Lazy<MetadataStore>(() => new MetadataStore(Path.Combine(stateDir, "metadata.db")));
+        _metadata = new Lazy<MetadataStore>(() => OpenMetadata(Path.Combine(stateDir, "metadata.db")));
+    }
+
+    /// <summary>
+    /// Opens the database, checking its pages first (damage would otherwise go unnoticed until a query reads the
+    /// page): a damaged one is an error naming the file and the command that rebuilds it.
+    /// </summary>
+    private static MetadataStore OpenMetadata(string path)
+    {
+        try
+        {
+            var metadata = new MetadataStore(path);
+            if (metadata.FindDamage() is not { } damage) return metadata;
+            metadata.Dispose();
+            throw new StateDirectoryException(MetadataRecovery.DamagedMessage(path, damage));
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (MetadataRecovery.IsDamage(e))
+        {
+            throw new StateDirectoryException(MetadataRecovery.DamagedMessage(path, e.Message));
+        }
     }
 
     public string StateDir { get; }
@@ -37,13 +56,16 @@ public sealed class LocalStore : IDisposable
         {
             throw new StateDirectoryException($"state directory {stateDir} is not writable");
         }
-        catch (IOException e)
+        catch (IOException e) when (!SpaceReserve.IsDiskFull(e))
         {
+            // A full disk is no reason to refuse: ls, rm and prune must still work to free it.
             throw new StateDirectoryException($"state directory {stateDir} is not usable: {e.Message}");
         }
+        SpaceReserve.Balance(stateDir);
         var store = new LocalStore(stateDir);
         store._sharedLock = StateLock.Shared(store.LockPath);
         store.Content.CleanIngest();
+        PendingOutputs.Reclaim(stateDir);
         return store;
     }
 
@@ -77,7 +99,7 @@ public sealed class LocalStore : IDisposable
                     foreach (var d in await ContentWalker.WalkAsync(Content, image.Target, onlyPresent: true, ct).ConfigureAwait(false))
                         live.Add(d.Digest);
                 }
-                catch (Exception e) when (e is BlobNotFoundException or FormatException)
+                catch (Exception e) when (e is ContentException or FormatException)
                 {
                     // A damaged image keeps what it still names directly; nothing else can be known of it.
                     live.Add(image.Target.Digest);

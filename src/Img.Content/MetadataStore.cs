@@ -232,6 +232,12 @@ public sealed class MetadataStore : IDisposable
         }
     }
 
+    /// <summary>Damage SQLite finds in the database's pages (quick_check), or null when it is sound.</summary>
+    public string? FindDamage()
+    {
+        lock (_gate) return MetadataRecovery.QuickCheck(_conn);
+    }
+
     public void Dispose()
     {
         lock (_gate) _conn.Dispose();

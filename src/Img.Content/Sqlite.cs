@@ -32,6 +32,23 @@ internal static class Sqlite
         return conn;
     }
 
+    /// <summary>
+    /// A read-only connection that takes no lock and needs no shared-memory file (SQLite's immutable mode): for
+    /// reading a damaged database, which no other process is using, during its repair.
+    /// </summary>
+    public static SqliteConnection OpenReadOnly(string path)
+    {
+        _ = Initialized.Value;
+        var conn = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = new Uri(path).AbsoluteUri + "?immutable=1",
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        conn.Open();
+        return conn;
+    }
+
     public static void Exec(SqliteConnection conn, string sql, params (string Name, object? Value)[] args)
     {
         using var cmd = conn.CreateCommand();

@@ -16,6 +16,13 @@ public sealed record ShellWordResult(string Result, IReadOnlyList<string> Words,
 /// </summary>
 public sealed class ShellLex
 {
+    /// <summary>
+    /// The longest expansion of one word, in characters. BuildKit has none, and a chain of
+    /// <c>ARG A2=$A1$A1</c> lines doubles its way to gigabytes; one mebibyte is eight times Linux's limit on
+    /// a single argument or environment string (MAX_ARG_STRLEN, 128 KiB), which a value reaching RUN must pass.
+    /// </summary>
+    public const int MaxWordLength = 1 << 20;
+
     /// <summary>Creates a lexer for the Dockerfile's escape token (<c>\</c> or <c>`</c>).</summary>
     public ShellLex(char escapeToken = '\\') => EscapeToken = escapeToken;
 
@@ -88,6 +95,13 @@ internal sealed class ShellWordState
 
     private static void Append(StringBuilder sb, int rune) => sb.Append(char.ConvertFromUtf32(rune));
 
+    /// <summary>Stops an expansion that outgrows <see cref="ShellLex.MaxWordLength"/> before it takes the memory.</summary>
+    private static void Bounded(StringBuilder sb)
+    {
+        if (sb.Length > ShellLex.MaxWordLength)
+            throw new ShellExpansionException($"expansion longer than {ShellLex.MaxWordLength} characters (the limit of one word)");
+    }
+
     private static bool IsSpace(int r) => Rune.IsWhiteSpace(new Rune(r));
 
     public (string Result, List<string> Words) ProcessStopOn(int stopChar, bool rawEscapes)
@@ -109,14 +123,14 @@ internal sealed class ShellWordState
                 if (ch == '$')
                 {
                     var value = ProcessDollar();
-                    result.Append(value);
+                    Bounded(result.Append(value));
                     words.AddString(value);
                     continue;
                 }
                 if (!_lex.SkipProcessQuotes && (ch == '\'' || ch == '"'))
                 {
                     var value = ch == '\'' ? ProcessSingleQuote() : ProcessDoubleQuote();
-                    result.Append(value);
+                    Bounded(result.Append(value));
                     words.AddRaw(value);
                     continue;
                 }
@@ -190,7 +204,7 @@ internal sealed class ShellWordState
                         Append(sb, ch);
                     return sb.ToString();
                 case '$':
-                    sb.Append(ProcessDollar());
+                    Bounded(sb.Append(ProcessDollar()));
                     break;
                 default:
                     ch = Next();

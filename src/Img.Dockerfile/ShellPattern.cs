@@ -34,7 +34,16 @@ public static class ShellPattern
     public static string Replace(string value, string pattern, string replacement, bool all) => Guard(pattern, () =>
     {
         var re = Compile(Tokenize(pattern), greedy: true, anchored: false);
-        return all ? re.Replace(value, _ => replacement) : re.Replace(value, _ => replacement, 1);
+        // ${V//x/long} grows the value per match: stop at the word limit before the result is allocated.
+        long length = value.Length;
+        string Grow(Match m)
+        {
+            length += replacement.Length - m.Length;
+            if (length > ShellLex.MaxWordLength)
+                throw new ShellExpansionException($"expansion longer than {ShellLex.MaxWordLength} characters (the limit of one word)");
+            return replacement;
+        }
+        return all ? re.Replace(value, Grow) : re.Replace(value, Grow, 1);
     });
 
     /// <summary>Whether the whole of <paramref name="value"/> matches the glob.</summary>

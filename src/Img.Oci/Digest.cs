@@ -68,6 +68,7 @@ internal sealed class DigestJsonConverter : JsonConverter<Digest>
 {
     public override Digest Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"a digest must be a string, not {reader.TokenType}");
         var s = reader.GetString();
         if (!Digest.TryParse(s, out var d)) throw new JsonException($"invalid digest \"{s}\"");
         return d;

@@ -9,7 +9,7 @@ namespace Img.Oci;
 /// Property order follows the OCI spec, which is the order <c>img inspect</c> prints.
 /// Unknown fields survive a round trip through <see cref="Extra"/>.
 /// </summary>
-public sealed class ImageConfig
+public sealed class ImageConfig : IJsonOnDeserialized
 {
     [JsonPropertyName("created")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -21,24 +21,25 @@ public sealed class ImageConfig
     public string? Author { get; set; }
 
     [JsonPropertyName("architecture")]
-    public string Architecture { get; set; } = "";
+    public string Architecture { get; set => field = value ?? ""; } = "";
 
     [JsonPropertyName("variant")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Variant { get; set; }
 
     [JsonPropertyName("os")]
-    public string OS { get; set; } = "";
+    public string OS { get; set => field = value ?? ""; } = "";
 
     [JsonPropertyName("os.version")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? OSVersion { get; set; }
 
+    // null reads as empty, as Go decodes it.
     [JsonPropertyName("config")]
-    public ContainerConfig Config { get; set; } = new();
+    public ContainerConfig Config { get; set => field = value ?? new(); } = new();
 
     [JsonPropertyName("rootfs")]
-    public RootFs RootFs { get; set; } = new();
+    public RootFs RootFs { get; set => field = value ?? new(); } = new();
 
     [JsonPropertyName("history")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -48,10 +49,12 @@ public sealed class ImageConfig
     public Dictionary<string, JsonElement>? Extra { get; set; }
 
     public Platform Platform => new() { OS = OS, Architecture = Architecture, Variant = Variant, OSVersion = OSVersion };
+
+    void IJsonOnDeserialized.OnDeserialized() => OciSchema.NoNulls(History, "history");
 }
 
 /// <summary>The runtime defaults of a container: the "config" object of an image config.</summary>
-public sealed class ContainerConfig
+public sealed class ContainerConfig : IJsonOnDeserialized
 {
     [JsonPropertyName("User")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -107,6 +110,19 @@ public sealed class ContainerConfig
 
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; set; }
+
+    void IJsonOnDeserialized.OnDeserialized()
+    {
+        OciSchema.NoNulls(Env, "Env");
+        OciSchema.NoNulls(Entrypoint, "Entrypoint");
+        OciSchema.NoNulls(Cmd, "Cmd");
+        OciSchema.NoNulls(OnBuild, "OnBuild");
+        OciSchema.NoNulls(Shell, "Shell");
+        OciSchema.NoNulls(Healthcheck?.Test, "Healthcheck.Test");
+        OciSchema.NoNullValues(Labels, "Labels");
+        OciSchema.NoNullValues(ExposedPorts, "ExposedPorts");
+        OciSchema.NoNullValues(Volumes, "Volumes");
+    }
 }
 
 /// <summary>Docker's HEALTHCHECK settings; durations are nanoseconds as in Go.</summary>
@@ -140,10 +156,10 @@ public sealed class HealthConfig
 public sealed class RootFs
 {
     [JsonPropertyName("type")]
-    public string Type { get; set; } = "layers";
+    public string Type { get; set => field = value ?? ""; } = "layers";
 
     [JsonPropertyName("diff_ids")]
-    public List<Digest> DiffIds { get; set; } = [];
+    public List<Digest> DiffIds { get; set => field = value ?? []; } = [];
 }
 
 public sealed class History
@@ -182,9 +198,11 @@ public sealed class Rfc3339JsonConverter : JsonConverter<DateTimeOffset?>
     public override DateTimeOffset? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"a time must be a string, not {reader.TokenType}");
         var s = reader.GetString();
         if (string.IsNullOrEmpty(s)) return null;
-        return Rfc3339.Parse(s);
+        try { return Rfc3339.Parse(s); }
+        catch (FormatException e) { throw new JsonException($"invalid time \"{s}\": {e.Message}", e); }
     }
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset? value, JsonSerializerOptions options)

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Img.Oci;
 
 /// <summary>An image manifest (OCI or Docker schema2: the same shape).</summary>
-public sealed record Manifest
+public sealed record Manifest : IJsonOnDeserialized
 {
     [JsonPropertyName("schemaVersion")]
     public int SchemaVersion { get; init; } = 2;
@@ -19,8 +19,9 @@ public sealed record Manifest
     [JsonPropertyName("config")]
     public Descriptor Config { get; init; } = new();
 
+    /// <summary>The layers, base first; <c>null</c> in the document reads as none (as Go decodes it).</summary>
     [JsonPropertyName("layers")]
-    public IReadOnlyList<Descriptor> Layers { get; init; } = [];
+    public IReadOnlyList<Descriptor> Layers { get; init => field = value ?? []; } = [];
 
     [JsonPropertyName("subject")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -29,10 +30,16 @@ public sealed record Manifest
     [JsonPropertyName("annotations")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+
+    void IJsonOnDeserialized.OnDeserialized()
+    {
+        OciSchema.Require(Config, "config");
+        OciSchema.NoNulls(Layers, "layers");
+    }
 }
 
 /// <summary>An image index (OCI) or manifest list (Docker): one manifest per platform.</summary>
-public sealed record ImageIndex
+public sealed record ImageIndex : IJsonOnDeserialized
 {
     [JsonPropertyName("schemaVersion")]
     public int SchemaVersion { get; init; } = 2;
@@ -41,12 +48,15 @@ public sealed record ImageIndex
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? MediaType { get; init; }
 
+    /// <summary>The manifests; <c>null</c> in the document reads as none (as Go decodes it).</summary>
     [JsonPropertyName("manifests")]
-    public IReadOnlyList<Descriptor> Manifests { get; init; } = [];
+    public IReadOnlyList<Descriptor> Manifests { get; init => field = value ?? []; } = [];
 
     [JsonPropertyName("annotations")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+
+    void IJsonOnDeserialized.OnDeserialized() => OciSchema.NoNulls(Manifests, "manifests");
 }
 
 /// <summary>Just enough of any manifest-like document to learn what it is.</summary>

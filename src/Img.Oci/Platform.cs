@@ -7,10 +7,10 @@ namespace Img.Oci;
 public sealed record Platform
 {
     [JsonPropertyName("architecture")]
-    public string Architecture { get; init; } = "";
+    public string Architecture { get; init => field = value ?? ""; } = "";
 
     [JsonPropertyName("os")]
-    public string OS { get; init; } = "";
+    public string OS { get; init => field = value ?? ""; } = "";
 
     [JsonPropertyName("os.version")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -7,7 +7,7 @@ namespace Img.Registry;
 /// average over a whole <see cref="RegistryOptions.LowSpeedWindow"/> means the transfer is failing. The idle timeout
 /// catches a body that stops; this catches one that drips a byte now and then and would never end.
 /// </summary>
-internal sealed class LowSpeedLimit(RegistryOptions options)
+public sealed class LowSpeedLimit(RegistryOptions options)
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan _windowStart;

@@ -23,6 +23,9 @@ public sealed partial class RegistryClient
             progress?.Report(new RegistryProgress(RegistryProgressKind.Exists, subject, blob, blob.Size, blob.Size));
             return;
         }
+        // The descriptor's size bounds the transfer; the ceiling bounds what a descriptor may declare.
+        if (blob.Size > Options.MaxBlobSize)
+            throw new RegistryException($"{reference.Name}: blob {blob.Digest} declares {blob.Size} bytes, more than the {Options.MaxBlobSize} img accepts ({InputLimits.MaxBlobSizeVariable})", errorCode: "SIZE_INVALID");
         var scopes = new List<string> { PullScope(reference.Path) };
         BlobWriter? writer = null;
         try

@@ -72,6 +72,8 @@ public sealed partial class RegistryClient
             var manifest = OciJson.Deserialize<Manifest>(bytes);
             foreach (var blob in manifest.Layers.Prepend(manifest.Config))
             {
+                if (store.SizeOf(blob.Digest) is { } stored && stored != blob.Size)
+                    throw new RegistryException($"cannot push {target}: {store.Discard(blob.Digest, $"{stored} bytes where the manifest says {blob.Size}").Message}");
                 if (store.SizeOf(blob.Digest) != blob.Size)
                 {
                     // Foreign layers (with URLs) live elsewhere by design; everything else must be here.
@@ -168,9 +170,25 @@ public sealed partial class RegistryClient
             Retry = false,
             Content = touch => Body(store, blob, 0, blob.Size, progress, touch),
         };
-        using var response = await transport.SendAsync(spec, scopes, ct).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.Created)
-            await ThrowPushErrorAsync(response, target, transport, $"uploading blob {blob.Digest}", ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try { response = await transport.SendAsync(spec, scopes, ct).ConfigureAwait(false); }
+        catch (Exception e) when (Damaged(e) is { } damaged)
+        {
+            // The stored blob failed its digest on the way out (and is gone): the upload is void, not retryable.
+            throw new RegistryException($"cannot push {target}: {damaged.Message}", errorCode: "BLOB_DAMAGED", inner: damaged);
+        }
+        using (response)
+        {
+            if (response.StatusCode != HttpStatusCode.Created)
+                await ThrowPushErrorAsync(response, target, transport, $"uploading blob {blob.Digest}", ct).ConfigureAwait(false);
+        }
+    }
+
+    private static CorruptBlobException? Damaged(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is CorruptBlobException c) return c;
+        return null;
     }
 
     private async Task UploadChunkedAsync(RegistryTransport transport, Reference target, Descriptor blob, ContentStore store, Uri location,
@@ -209,8 +227,8 @@ public sealed partial class RegistryClient
 
     private static HttpContent Body(ContentStore store, Descriptor blob, long offset, long length, IProgress<RegistryProgress>? progress, Action touch)
     {
-        var file = store.OpenRead(blob.Digest);
-        if (offset > 0) file.Seek(offset, SeekOrigin.Begin);
+        // A whole blob is checked against its digest as it goes out; a chunk of one cannot be.
+        Stream file = offset == 0 && length == blob.Size ? store.OpenRead(blob.Digest) : store.OpenRange(blob.Digest, offset);
         long lastReport = 0;
         var stream = new ProgressStream(file, length, read =>
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Img.Content;
 
 namespace Img.Registry;
 
@@ -41,6 +42,9 @@ public sealed record RegistryOptions
     /// <summary>How long a body may stay below <see cref="LowSpeedBytesPerSecond"/> (a slow drip never trips the idle timeout).</summary>
     public TimeSpan LowSpeedWindow { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>The largest blob a pull fetches, whatever its descriptor declares (<see cref="InputLimits.MaxBlobSize"/>).</summary>
+    public long MaxBlobSize { get; init; } = InputLimits.DefaultMaxBlobSize;
+
     /// <summary>Attempts for one request or one blob transfer (the first try included).</summary>
     public int MaxAttempts { get; init; } = 4;
 
@@ -82,6 +86,7 @@ public sealed record RegistryOptions
             InsecureRegistries = insecure,
             Mirrors = mirrors,
             DockerConfig = new DockerConfig(),
+            MaxBlobSize = InputLimits.FromEnvironment().MaxBlobSize,
             Log = log,
         };
     }

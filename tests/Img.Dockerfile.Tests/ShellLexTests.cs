@@ -21,6 +21,18 @@ public class ShellLexTests
     }
 
     [Fact]
+    public void ExpansionsStopAtTheWordLimit()
+    {
+        var half = new string('x', ShellLex.MaxWordLength / 2 + 1);
+        Assert.Equal(half.Length, Expand("$A", ("A", half)).Length);
+        Assert.Contains("longer than", Assert.Throws<ShellExpansionException>(() => Expand("$A$A", ("A", half))).Message);
+        Assert.Contains("longer than", Assert.Throws<ShellExpansionException>(() => Expand("\"$A$A\"", ("A", half))).Message);
+        // A replacement that multiplies the value stops before the result is built.
+        Assert.Contains("longer than", Assert.Throws<ShellExpansionException>(() => Expand("${A//x/yyyyyyyy}", ("A", half))).Message);
+        Assert.Equal(half.Replace('x', 'y'), Expand("${A//x/y}", ("A", half)));
+    }
+
+    [Fact]
     public void TestShellParserMandatoryEnvVars_Empty()
     {
         var ex = Assert.Throws<ShellExpansionException>(() => Expand("${VAR:?}", ("VAR", "")));

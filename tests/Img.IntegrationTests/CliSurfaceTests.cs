@@ -12,7 +12,7 @@ public sealed class CliSurfaceTests
         var r = await _img.RunRawAsync([]);
         Assert.Equal(0, r.ExitCode);
         Assert.StartsWith("img -  Standalone, daemon-less, unprivileged Dockerfile and OCI compatible container image builder", r.Stdout);
-        foreach (var cmd in new[] { "build", "du", "inspect", "load", "login", "logout", "ls", "prune", "pull", "push", "rm", "save", "tag", "unpack", "version" })
+        foreach (var cmd in new[] { "build", "du", "fsck", "inspect", "load", "login", "logout", "ls", "prune", "pull", "push", "rm", "save", "tag", "unpack", "version" })
             Assert.Contains($"\n  {cmd.PadRight(11)} ", r.Stdout);
     }
 

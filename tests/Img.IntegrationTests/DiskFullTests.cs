@@ -84,6 +84,52 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A disk filled to the last byte by something else: ls, du, rm and prune still work (they once all failed with
+    /// SQLite's "disk I/O error"), and prune gives the space of a removed image back.
+    /// </summary>
+    [Fact]
+    public async Task LsDuRmAndPruneWorkOnAFullDisk()
+    {
+        if (!TestUser.RunningAsRoot)
+        {
+            output.WriteLine("SKIPPED: mounting a tmpfs needs root; run the tests as root (they drop to the test user for img)");
+            return;
+        }
+        var mountPoint = TestUser.CreateOwnedTempDir("img-tmpfs-full");
+        (await ProcessRunner.RunAsync("mount", ["-t", "tmpfs", "-o", "size=30m,mode=0755", "tmpfs", mountPoint])).EnsureSuccess("mount tmpfs");
+        try
+        {
+            (await ProcessRunner.RunAsync("chown", [$"{TestUser.Name}:{TestUser.Name}", mountPoint])).EnsureSuccess("chown");
+            var img = new ImgCli(Path.Combine(mountPoint, "state"));
+            await img.RunAsync("import", await CrashData.RandomTarAsync(4), "full/a:v1");
+            await img.RunAsync("import", await BusyboxRootfs.TarballAsync(), "full/b:v1");
+            // Fill what is left, as root (the user's own writes would fail the same way).
+            var filler = Path.Combine(mountPoint, "filler");
+            await ProcessRunner.RunAsync("dd", ["if=/dev/zero", $"of={filler}", "bs=1M"]);
+            await ProcessRunner.RunAsync("dd", ["if=/dev/zero", $"of={filler}-tail", "bs=4k"]);
+            output.WriteLine($"free before the commands: {new DriveInfo(mountPoint).AvailableFreeSpace} bytes");
+            Assert.True(new DriveInfo(mountPoint).AvailableFreeSpace < 4096, "the disk is not full");
+
+            foreach (var args in new[] { new[] { "ls" }, ["du"], ["rm", "full/a:v1"], ["prune"], ["ls"] })
+            {
+                var r = await img.TryAsync(args);
+                output.WriteLine($"img {string.Join(' ', args)} on a full disk: exit {r.ExitCode}\n{r.Stdout}{r.Stderr}");
+                Assert.True(r.ExitCode == 0, $"img {string.Join(' ', args)} failed on a full disk:\n{r.Stderr}");
+            }
+            Assert.DoesNotContain("full/a:v1", (await img.RunAsync("ls")).Stdout);
+            Assert.Contains("full/b:v1", (await img.RunAsync("ls")).Stdout);
+            Assert.True(new DriveInfo(mountPoint).AvailableFreeSpace > (4 << 20), "rm and prune gave no space back");
+            File.Delete(filler);
+            File.Delete(filler + "-tail");
+            await StoreChecker.AssertConsistentAsync(img, when: "after commands on a full disk");
+        }
+        finally
+        {
+            await ProcessRunner.RunAsync("umount", ["-l", mountPoint]);
+        }
+    }
+
     private static long Used(string mountPoint)
     {
         var drive = new DriveInfo(mountPoint);

@@ -91,6 +91,35 @@ public sealed class HostileRegistryTests : IDisposable
         Assert.Contains($"blob {config.Digest} is larger than the 100000 bytes its descriptor declares", ex.Message);
     }
 
+    /// <summary>A layer declared at 100 GB streamed fast once made a pull write 11.6 GB in 30 s: the ceiling refuses it up front.</summary>
+    [Fact]
+    public async Task A_blob_declared_past_the_ceiling_is_refused_before_a_byte_is_fetched()
+    {
+        var layer = new Descriptor(MediaTypes.OciLayerGzip, Digest.Compute("the attacker's layer"u8), 100_000_000_000);
+        var manifest = OciJson.Serialize(new Manifest { MediaType = MediaTypes.OciManifest, Config = layer, Layers = [layer] });
+        await using var fake = Serve(ctx => { FakeRegistry.Reply(ctx, 200, manifest, MediaTypes.OciManifest); return Task.CompletedTask; },
+            ctx => EndlessAsync(ctx));
+        var ex = await PullFailsAsync(fake);
+        Assert.Equal("SIZE_INVALID", ex.ErrorCode);
+        Assert.Contains($"blob {layer.Digest} declares 100000000000 bytes, more than the {Img.Content.InputLimits.DefaultMaxBlobSize} img accepts (IMG_MAX_BLOB_SIZE)", ex.Message);
+        Assert.DoesNotContain(fake.Requests, r => r.Path.EndsWith(layer.Digest.ToString(), StringComparison.Ordinal));
+    }
+
+    /// <summary>A manifest with a null where a layer should be crashed img with an ArgumentNullException (exit 134).</summary>
+    [Theory]
+    [InlineData("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":CONFIG,"layers":[null]}""", "holds a null entry")]
+    [InlineData("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":null,"layers":[]}""", "must not be null")]
+    [InlineData("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":CONFIG,"layers":[{"mediaType":"x","size":1}]}""", "without a digest")]
+    public async Task A_manifest_with_nulls_is_one_clear_error(string json, string why)
+    {
+        var (_, config) = OneBlobImage(10);
+        var manifest = Encoding.UTF8.GetBytes(json.Replace("CONFIG", Encoding.UTF8.GetString(OciJson.Serialize(config)), StringComparison.Ordinal));
+        await using var fake = Serve(ctx => { FakeRegistry.Reply(ctx, 200, manifest, MediaTypes.OciManifest); return Task.CompletedTask; });
+        var ex = await PullFailsAsync(fake);
+        Assert.Contains("invalid manifest", ex.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(why, ex.Message);
+    }
+
     [Fact]
     public async Task An_endless_manifest_body_is_cut_at_the_manifest_limit()
     {

@@ -135,6 +135,7 @@ public static class ImageArchiveReader
     {
         var entries = Parse(() => JsonSerializer.Deserialize(manifestBytes, ArchiveJsonContext.Default.ListDockerArchiveManifest), "manifest.json")
             ?? throw new InvalidArchiveException("invalid image archive: manifest.json is empty");
+        if (entries.Contains(null!)) throw new InvalidArchiveException("invalid image archive: manifest.json: null entry");
         var images = new List<ArchiveImage>();
         foreach (var e in entries)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Img.Content;
 using Img.Oci;
 
 namespace Img.Archive.Layers;
@@ -108,6 +109,35 @@ public static class LayerApplier
         try { while (await hashing.ReadAsync(buf, ct).ConfigureAwait(false) > 0) { } }
         finally { ArrayPool<byte>.Shared.Return(buf); }
         return new ApplyResult(hashing.GetDigest(), run.Entries, run.Bytes, run.Warnings);
+    }
+
+    /// <summary>
+    /// Applies a stored layer blob onto <paramref name="rootDir"/>, its digest checked in the same pass: a blob
+    /// damaged on disk fails as <see cref="CorruptBlobException"/> (and is removed from the store), also when the
+    /// damage first shows as a decompression or tar error.
+    /// </summary>
+    public static async Task<ApplyResult> ApplyBlobAsync(ContentStore store, Digest blob, string rootDir, ApplyOptions? options = null, CancellationToken ct = default)
+    {
+        var verified = store.OpenRead(blob);
+        await using (verified.ConfigureAwait(false))
+        {
+            // Synchronous reads through a large buffer: the decompressor pulls small pieces, and each asynchronous
+            // file read would be a thread-pool hop.
+            var buffered = new BufferedStream(verified, 1 << 20);
+            ApplyResult result;
+            try
+            {
+                result = await ApplyAsync(buffered, rootDir, options, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is LayerFormatException or InvalidDataException or EndOfStreamException or IOException && e is not OperationCanceledException)
+            {
+                // Bad bytes surface as a format error first: if the blob is not what its name says, say that instead.
+                await verified.VerifyToEndAsync(ct).ConfigureAwait(false);
+                throw;
+            }
+            await verified.VerifyToEndAsync(ct).ConfigureAwait(false);
+            return result;
+        }
     }
 
     /// <summary>Applies a layer file (compressed or not) onto <paramref name="rootDir"/>.</summary>

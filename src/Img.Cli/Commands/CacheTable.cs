@@ -48,7 +48,7 @@ internal static class CacheTable
                 foreach (var d in await ContentWalker.WalkAsync(store.Content, image.Target, onlyPresent: true, ct))
                     set.Add(d.Digest);
             }
-            catch (Exception e) when (e is BlobNotFoundException or FormatException)
+            catch (Exception e) when (e is ContentException or FormatException)
             {
                 // A damaged image needs only what it still names directly.
                 set.Add(image.Target.Digest);

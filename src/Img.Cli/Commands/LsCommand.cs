@@ -29,7 +29,7 @@ public sealed class LsCommand : Command
             {
                 size = Units.BytesSize(await store.ImageSizeAsync(image.Target, Platform.Host, ct));
             }
-            catch (Exception e) when (e is BlobNotFoundException or FormatException)
+            catch (Exception e) when (e is ContentException or FormatException)
             {
                 context.Log($"size of {image.Name}: {e.Message}");
                 size = "?";

@@ -48,7 +48,7 @@ public sealed class PushCommand : Command
                     if (!repos.Contains(r.Path)) repos.Add(r.Path);
                 }
             }
-            catch (Exception e) when (e is BlobNotFoundException or FormatException)
+            catch (Exception e) when (e is ContentException or FormatException)
             {
                 // A damaged image offers no mounts; the push uploads instead.
             }

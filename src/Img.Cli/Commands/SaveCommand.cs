@@ -38,15 +38,23 @@ public sealed class SaveCommand : Command
                 ? new ArchiveImage(name!, r.Record.Target)
                 : throw new CommandException($"image {r.Raw} has no name to save it under: name it first (img tag {r.Raw} NAME)"))
             .ToList();
-        if (output.Length == 0)
+        try
         {
-            await using var stdout = context.OpenStdout();
-            await ImageArchiveWriter.WriteAsync(stdout, store.Content, images, format, Platform.Host, ct);
+            if (output.Length == 0)
+            {
+                await using var stdout = context.OpenStdout();
+                await ImageArchiveWriter.WriteAsync(stdout, store.Content, images, format, Platform.Host, ct);
+                return 0;
+            }
+            await using var file = new AtomicFile(output, store);
+            await ImageArchiveWriter.WriteAsync(file.Stream, store.Content, images, format, Platform.Host, ct);
+            await file.CommitAsync(ct);
             return 0;
         }
-        await using var file = new AtomicFile(output);
-        await ImageArchiveWriter.WriteAsync(file.Stream, store.Content, images, format, Platform.Host, ct);
-        await file.CommitAsync(ct);
-        return 0;
+        catch (CorruptBlobException e)
+        {
+            // The store only knows the blob; here the image that needs it is known too.
+            throw new CommandException($"saving {string.Join(", ", args.Positionals)}: {e.Message}");
+        }
     }
 }

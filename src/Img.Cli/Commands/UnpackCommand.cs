@@ -36,11 +36,13 @@ public sealed class UnpackCommand : Command
             // Like the original (NoLchown): the files belong to the user who ran img, so they can remove them.
             var options = new ApplyOptions { PreserveOwnership = false, Warn = context.Warn };
             foreach (var layer in manifest.Layers)
-            {
-                await using var blob = store.Content.OpenRead(layer.Digest);
-                await LayerApplier.ApplyAsync(blob, temp, options, ct);
-            }
+                await LayerApplier.ApplyBlobAsync(store.Content, layer.Digest, temp, options, ct);
             Directory.Move(temp, dest);
+        }
+        catch (CorruptBlobException e)
+        {
+            TryRemove(temp);
+            throw new CommandException($"unpacking {raw}: {e.Message}");
         }
         catch
         {

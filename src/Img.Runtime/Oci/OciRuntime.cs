@@ -212,7 +212,8 @@ public sealed class OciRuntime
         // (a /proc it may not mount, a cgroup layout it refuses), not the exit code of the step's command.
         var pidFile = Path.Combine(bundle, "pid");
         foreach (var a in new[] { "run", "--bundle", bundle, "--pid-file", pidFile, id }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Runtime.Path}");
+        using var p = await ParentBoundProcess.StartAsync(psi).ConfigureAwait(false);
+        using var reaper = ContainerReaper.Start(Runtime.Path, [.. GlobalArgs(), "delete", "-f", id]);
         p.StandardInput.Close();
         var errTail = new TailStream(stderr, 4096);
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
@@ -223,11 +224,11 @@ public sealed class OciRuntime
         }
         catch (OperationCanceledException)
         {
-            // Killing the container's init ends every process in its pid namespace; the runtime then exits.
-            await RuntimeCommandAsync(["kill", id, "KILL"]).ConfigureAwait(false);
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try { await p.WaitForExitAsync(grace.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false); }
+            // SIGKILL to the runtime and everything under it (the container's init, whose death ends its pid namespace):
+            // no `runtime kill` to start first, so a cancel (or the outer img's death) stops the container at once.
+            // The state left behind goes with the `delete -f` that follows every run.
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
             throw;
         }

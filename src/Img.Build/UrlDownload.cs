@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using Img.Content;
+using Img.Oci;
+using Img.Registry;
+
+namespace Img.Build;
+
+/// <summary>
+/// The body of <c>ADD http(s)://…</c>, fetched into a private temp file of the content store's ingest
+/// directory (so a killed build's partial download is removed by the next img command) and hashed on the way.
+/// Bounded as a pull's blobs are: by <see cref="InputLimits.MaxBlobSize"/>, by the idle timeout and by the
+/// low-speed rule, so an endless or dripping body fails instead of filling the disk or running forever.
+/// </summary>
+internal static class UrlDownload
+{
+    public static async Task<(string File, Digest Digest)> FetchAsync(ContentStore content, InputLimits limits, RegistryOptions transfer,
+        string url, string? checksum, CancellationToken ct)
+    {
+        var file = content.NewTempPath("download");
+        try
+        {
+            using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            headers.CancelAfter(transfer.ResponseTimeout);
+            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+                throw new BuildFailedException($"failed to solve: failed to load cache key: invalid response status {(int)response.StatusCode}");
+            if (response.Content.Headers.ContentLength > limits.MaxBlobSize)
+                throw TooLarge(url, limits, $"the body declares {response.Content.Headers.ContentLength} bytes");
+            Digest digest;
+            var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                var fs = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+                await using (fs.ConfigureAwait(false))
+                {
+                    using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var lowSpeed = new LowSpeedLimit(transfer);
+                    var buf = new byte[1 << 16];
+                    long total = 0;
+                    while (true)
+                    {
+                        idle.CancelAfter(transfer.ReadIdleTimeout);
+                        int n;
+                        try { n = await body.ReadAsync(buf, idle.Token).ConfigureAwait(false); }
+                        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                        {
+                            throw new BuildFailedException($"failed to solve: {url}: no data for {transfer.ReadIdleTimeout.TotalSeconds:0}s");
+                        }
+                        if (n == 0) break;
+                        total += n;
+                        if (total > limits.MaxBlobSize) throw TooLarge(url, limits, "the body goes on past the limit");
+                        sha.AppendData(buf, 0, n);
+                        await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
+                        if (lowSpeed.Add(n) is { } slow) throw new BuildFailedException($"failed to solve: {url}: {slow}");
+                    }
+                    digest = Digest.FromSha256(sha.GetHashAndReset());
+                }
+            }
+            if (checksum is not null)
+            {
+                if (!Digest.TryParse(checksum, out var expected))
+                    throw new BuildFailedException($"failed to solve: invalid checksum digest format: {checksum}");
+                if (expected.Algorithm != "sha256")
+                    throw new BuildFailedException($"failed to solve: unsupported digest algorithm {expected.Algorithm}");
+                if (expected != digest)
+                    throw new BuildFailedException($"failed to solve: digest mismatch {digest}: {expected}");
+            }
+            return (file, digest);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || e is OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            File.Delete(file);
+            throw new BuildFailedException($"failed to solve: {url}: {(e is OperationCanceledException ? $"no response within {transfer.ResponseTimeout.TotalSeconds:0}s" : e.Message)}", e);
+        }
+        catch
+        {
+            File.Delete(file);
+            throw;
+        }
+    }
+
+    private static BuildFailedException TooLarge(string url, InputLimits limits, string what) =>
+        new($"failed to solve: {url}: {what}: img downloads at most {limits.MaxBlobSize} bytes ({InputLimits.MaxBlobSizeVariable})");
+}
