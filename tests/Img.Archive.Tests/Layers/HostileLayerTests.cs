@@ -297,7 +297,10 @@ public class HostileLayerTests
         Directory.CreateDirectory(outside);
         File.WriteAllText(Path.Combine(outside, "file"), "precious");
         var before = Native.Lstat(Path.Combine(outside, "file"))!.Value;
-        var layer = await Tree.BuildTar(Tree.Symlink("esc", outside), Tree.File("esc/file", "new"), Tree.Dir("d"), Tree.File("d/f", "x", 0b1111_101_101));
+        // The outside path exists inside the root too, so the link resolves (inside) and extraction goes on.
+        var parts = outside.Trim('/').Split('/');
+        var mirror = Enumerable.Range(1, parts.Length).Select(n => Tree.Dir(string.Join('/', parts.Take(n))));
+        var layer = await Tree.BuildTar([.. mirror, Tree.Symlink("esc", outside), Tree.File("esc/file", "new"), Tree.Dir("d"), Tree.File("d/f", "x", 0b1111_101_101)]);
         await Tree.Apply(layer, box.Root, new ApplyOptions { UseOpenat2 = openat2, Owner = (1234, 1234), SkipUnmappedOwnership = false });
 
         var after = Native.Lstat(Path.Combine(outside, "file"))!.Value;
