@@ -82,7 +82,7 @@ public static class Builder
                 LayerOptions = request.SourceDateEpoch is { } epoch ? new WriteOptions { ClampMtime = epoch.ToUnixTimeSeconds() } : null,
             };
             var images = new BaseImages(store, work, backend, request.Platform, sink);
-            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
+            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir) { Log = request.Log });
             var compression = CompressionOf(request.Output);
             var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
             {

@@ -85,6 +85,7 @@ public sealed class BuildCommand : Command
                 Output = output ?? OutputSpec.DefaultImage,
                 Names = names,
                 OpenStdout = context.OpenStdout,
+                Log = context.Debug ? context.Log : null,
             };
             var plain = args.Bool("no-console") || !context.StderrIsTerminal;
             var tty = plain ? null : new TtyProgress(context.Err);
