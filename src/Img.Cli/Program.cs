@@ -38,6 +38,7 @@ public static class Program
         new BuildCommand(),
         new DuCommand(),
         new ImportCommand(),
+        new InfoCommand(),
         new InspectCommand(),
         new LoadCommand(),
         new LoginCommand(),
