@@ -34,7 +34,7 @@ public static class IdMapper
         byte[]? caps;
         try { caps = Native.GetXattr(real, "security.capability"); }
         catch (NativeException) { caps = null; }
-        var needed = name.Contains("gid", StringComparison.Ordinal) ? CapSetgid : CapSetuid;
+        var needed = Path.GetFileName(name).Contains("gid", StringComparison.Ordinal) ? CapSetgid : CapSetuid;
         return caps is not null && PermitsCapability(caps, needed) ? IdMapperPrivilege.FileCapabilities : IdMapperPrivilege.None;
     }
 
