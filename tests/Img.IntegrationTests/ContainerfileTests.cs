@@ -33,7 +33,7 @@ public sealed class ContainerfileTests
         await File.WriteAllTextAsync(Path.Combine(check, "Dockerfile"), $"""
             FROM {name}
             RUN getcap /usr/bin/newuidmap /usr/bin/newgidmap && test ! -u /usr/bin/newuidmap && test ! -u /usr/bin/newgidmap && echo no-setuid
-            RUN id && pwd && cat /etc/subuid /etc/subgid && command -v runc crun fuse-overlayfs && img version
+            RUN id && pwd && cat /etc/subuid /etc/subgid && for p in runc crun fuse-overlayfs; do command -v $p; done && img version
 
             """);
         var c = await new ImgCli().TryAsync("build", "--no-console", "-t", "img-check", check);
