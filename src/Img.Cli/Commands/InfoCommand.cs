@@ -79,9 +79,13 @@ public sealed class InfoCommand : Command
             Line(o, "auto", auto.Backend);
             if (auto.OverlayRefusal is not null) Line(o, "overlayfs", $"no ({auto.OverlayRefusal})");
             if (auto.FuseRefusal is not null) Line(o, "fuse-overlayfs", $"no ({auto.FuseRefusal})");
+            if (auto.Backend == AutoBackendProbe.Unwritable)
+                fixes.Add($"a writable state directory: chown {name} {context.StateDir} (a docker volume takes the owner of the image's directory " +
+                          "it is mounted on; Kubernetes: securityContext.fsGroup), or --state DIR");
             if (auto.Backend == "native")
-                fixes.Add("copy-on-write snapshots (native copies every layer): apt-get install fuse-overlayfs and give the container /dev/fuse " +
-                          "(docker run --device /dev/fuse; Kubernetes: a /dev/fuse device plugin or securityContext.privileged: true)");
+                fixes.Add("copy-on-write snapshots (native copies every layer): put the state directory on a volume, as overlayfs cannot sit on a " +
+                          "container's own overlay root (docker run -v img-state:/home/user/.local/share/img; Kubernetes: an emptyDir), " +
+                          "or apt-get install fuse-overlayfs and give the container /dev/fuse (docker run --device /dev/fuse)");
         }
         else Line(o, "auto", "unknown (no user namespace)");
         Line(o, "/dev/fuse", FuseDevice());

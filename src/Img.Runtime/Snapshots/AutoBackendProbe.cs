@@ -19,6 +19,9 @@ public static class AutoBackendProbe
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>The answer when the state directory cannot be written: no backend can work there.</summary>
+    public const string Unwritable = "none (state directory not writable)";
+
     /// <summary>Probes next to <paramref name="stateDir"/> (or in the temp dir while it does not exist yet).</summary>
     public static AutoBackend Probe(string stateDir)
     {
@@ -26,7 +29,14 @@ public static class AutoBackendProbe
         var dir = Path.Combine(parent, $".probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
-            foreach (var d in new[] { "l1", "l2", "u", "w", "m", "fu", "fw" }) Directory.CreateDirectory(Path.Combine(dir, d));
+            try
+            {
+                foreach (var d in new[] { "l1", "l2", "u", "w", "m", "fu", "fw" }) Directory.CreateDirectory(Path.Combine(dir, d));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new AutoBackend(Unwritable, $"cannot write in {parent}: {e.Message}", null);
+            }
             bool nested = Libc.Geteuid() != 0;
             var overlay = Mount(dir, nested,
                 $"mount -t overlay overlay -o {(nested ? "userxattr," : "")}lowerdir={dir}/l1:{dir}/l2,upperdir={dir}/u,workdir={dir}/w {dir}/m");
