@@ -87,7 +87,7 @@ reg=$1
 img import /in/busybox.tar busybox >/dev/null
 img import /in/debian.tar debian:bookworm >/dev/null
 t0=$(date +%s.%N)
-img build --no-console -t "$reg/ct/busybox" /in/busybox
+img -d build --no-console -t "$reg/ct/busybox" /in/busybox
 t1=$(date +%s.%N)
 img build --no-console -t "$reg/ct/apt" /in/apt
 t2=$(date +%s.%N)
@@ -124,7 +124,7 @@ check_pushed() {
 failures=0
 matrix=()
 run_setting() {
-  local name=$1 expect=$2; shift 2
+  local name=$1 expect=$2 pid=${3:-}; shift 3
   local log="$work/setting-$name.log" start end rc=0
   start=$(now)
   timeout 900 /usr/bin/docker -H "unix://$daemon/sock" run --rm --network host -v "$work/in:/in:ro" "$@" \
@@ -143,25 +143,32 @@ run_setting() {
     matrix+=("$name | FAILED (exit $rc): $(grep -m1 -E '^Error:' "$log" || tail -1 "$log")"); failures=$((failures + 1)); tail -30 "$log"
     return
   fi
+  # RUN's PID isolation is what the setting allows: img says at -d level when it shares its PID namespace.
+  local isolation=own
+  grep -q 'a fresh /proc cannot be mounted here' "$log" && isolation=shared
+  if [ "$isolation" != "$pid" ]; then
+    matrix+=("$name | FAILED: RUN had the $isolation PID namespace, expected $pid"); failures=$((failures + 1))
+    return
+  fi
   local why
   if why=$(check_pushed "$name"); then
     local times; times=$(grep -m1 '^TIMES' "$log" | sed 's/^TIMES //')
-    matrix+=("$name | works; $times (host: busybox=$host_busybox apt=$host_apt)")
+    matrix+=("$name | works, RUN with $isolation PID namespace; $times (host: busybox=$host_busybox apt=$host_apt)")
   else
     matrix+=("$name | FAILED: $why"); failures=$((failures + 1))
   fi
 }
 
 unconfined=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined)
-run_setting default-seccomp fail
-run_setting original-recipe build "${unconfined[@]}"
-run_setting systempaths-unconfined build "${unconfined[@]}" --security-opt systempaths=unconfined
+run_setting default-seccomp fail ""
+run_setting original-recipe build shared "${unconfined[@]}"
+run_setting systempaths-unconfined build own "${unconfined[@]}" --security-opt systempaths=unconfined
 if /usr/bin/docker -H "unix://$daemon/sock" run --rm --privileged --entrypoint true img-under-test >/dev/null 2>&1; then
-  run_setting privileged build --privileged
+  run_setting privileged build own --privileged
 else
   # A machine whose own bounding set lacks a capability (CAP_SYS_RESOURCE here) cannot start a privileged container.
   echo "docker cannot start --privileged containers here: using --cap-add ALL --cap-drop SYS_RESOURCE instead"
-  run_setting privileged-less-sys-resource build --cap-add ALL --cap-drop SYS_RESOURCE "${unconfined[@]}" --security-opt systempaths=unconfined
+  run_setting privileged-less-sys-resource build own --cap-add ALL --cap-drop SYS_RESOURCE "${unconfined[@]}" --security-opt systempaths=unconfined
 fi
 
 echo
