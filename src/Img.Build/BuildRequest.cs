@@ -98,6 +98,9 @@ public sealed record BuildRequest
 
     /// <summary>Opens standard output for exporters writing to <c>-</c>.</summary>
     public Func<Stream>? OpenStdout { get; init; }
+
+    /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>What a build produced.</summary>

@@ -87,7 +87,7 @@ public static class Builder
                 NamedContexts = request.NamedContexts,
                 Stats = stats,
             };
-            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir));
+            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir) { Log = request.Log });
             var compression = CompressionOf(request.Output);
             var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
             {

@@ -39,6 +39,7 @@ public static class Program
         new DuCommand(),
         new FsckCommand(),
         new ImportCommand(),
+        new InfoCommand(),
         new InspectCommand(),
         new LoadCommand(),
         new LoginCommand(),

@@ -134,6 +134,7 @@ public sealed class BuildCommand : Command
                 Annotations = annotations,
                 NamedContexts = namedContexts,
                 Provenance = provenance,
+                Log = context.Debug ? context.Log : null,
             };
             var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
             var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;

@@ -223,7 +223,7 @@ public static class UserNamespace
     private static string MapText(string path) =>
         File.Exists(path) ? string.Join("; ", File.ReadAllLines(path).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)))) : "unavailable";
 
-    private static IReadOnlyList<string> UserNames()
+    internal static IReadOnlyList<string> UserNames()
     {
         var names = new List<string>();
         foreach (var n in new[] { Environment.UserName, Environment.GetEnvironmentVariable("USER") })

@@ -16,8 +16,9 @@ public static class UserNamespaceDiagnosis
     /// <param name="MaxUserNamespaces">user.max_user_namespaces as this namespace sees it.</param>
     /// <param name="NewuidmapSetuid">newuidmap carries the setuid bit.</param>
     /// <param name="InContainer">Signs of a container (/.dockerenv, /run/.containerenv, a Kubernetes service env).</param>
+    /// <param name="NewuidmapFileCapabilities">newuidmap carries cap_setuid as a file capability (security.capability).</param>
     public sealed record Facts(int? SeccompMode, string? UnprivilegedUsernsClone, string? ApparmorRestrict, string? MaxUserNamespaces,
-        bool NewuidmapSetuid, bool InContainer)
+        bool NewuidmapSetuid, bool InContainer, bool NewuidmapFileCapabilities = false)
     {
         /// <summary>Reads the facts of this process and machine.</summary>
         public static Facts Read()
@@ -29,12 +30,12 @@ public static class UserNamespaceDiagnosis
                 if (line is not null && int.TryParse(line["Seccomp:".Length..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var m)) seccomp = m;
             }
             catch (IOException) { }
-            var newuidmap = UserNamespace.FindBinary("newuidmap");
-            var setuid = newuidmap is not null && (File.GetUnixFileMode(newuidmap) & UnixFileMode.SetUser) != 0;
+            var newuidmap = IdMapper.Of("newuidmap");
             var container = File.Exists("/.dockerenv") || File.Exists("/run/.containerenv") ||
                             !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST"));
             return new Facts(seccomp, Sysctl("/proc/sys/kernel/unprivileged_userns_clone"), Sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
-                Sysctl("/proc/sys/user/max_user_namespaces"), setuid, container);
+                Sysctl("/proc/sys/user/max_user_namespaces"), newuidmap == IdMapperPrivilege.Setuid, container,
+                newuidmap == IdMapperPrivilege.FileCapabilities);
         }
 
         private static string? Sysctl(string path)

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Img.Content;
 using Img.Fs;
 using Img.Runtime.Interop;
+using Img.Runtime.Namespaces;
 using Img.Runtime.Snapshots;
 
 namespace Img.Runtime.Oci;
@@ -45,6 +46,11 @@ public sealed class OciRuntime
     /// <summary>The runtime binary in use.</summary>
     public RuntimeInfo Runtime { get; }
 
+    /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
+    public Action<string>? Log { get; init; }
+
+    private static int s_toldNoSandbox;
+
     /// <summary>Where persistent cache mounts live.</summary>
     public string CacheMountsDir => Path.Combine(_stateDir, "cache-mounts");
 
@@ -80,7 +86,10 @@ public sealed class OciRuntime
             MountBundleInMemory(bundle, spec, cleanup);
             var env = BuildEnv(spec.Env, user);
             env.AddRange(spec.SecretEnv);
-            var mounts = BaseMounts(bundle, spec);
+            var sandbox = ProcessSandbox.Here;
+            if (!sandbox.FreshProc && Interlocked.Exchange(ref s_toldNoSandbox, 1) == 0)
+                Log?.Invoke($"RUN steps share this process's PID namespace and see its /proc read-only: a fresh /proc cannot be mounted here ({sandbox.Why})");
+            var mounts = BaseMounts(bundle, spec, sandbox.FreshProc);
             await AddRunMountsAsync(spec.Mounts, work, bundle, mounts, env, cleanup, cancellationToken).ConfigureAwait(false);
             stubs = new MountStubs(rootfs, mounts.Select(m => m.Destination));
 
@@ -92,12 +101,12 @@ public sealed class OciRuntime
                 new SpecRoot(rootfs, false),
                 spec.Hostname,
                 mounts,
-                new SpecLinux(Namespaces(spec.Network), MaskedPaths, ReadonlyPaths));
+                new SpecLinux(Namespaces(spec.Network, sandbox.FreshProc), MaskedPaths, ReadonlyPaths));
             await using (var configFile = new FileStream(Path.Combine(bundle, "config.json"), new FileStreamOptions
             { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
                 await configFile.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
 
-            return await RunContainerAsync(id, bundle, stdout, stderr, cancellationToken).ConfigureAwait(false);
+            return await RunContainerAsync(id, bundle, sandbox.FreshProc, stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -193,21 +202,26 @@ public sealed class OciRuntime
         catch (IOException) { }
     }
 
-    private static List<SpecNamespace> Namespaces(RunNetwork network)
+    private static List<SpecNamespace> Namespaces(RunNetwork network, bool pidNamespace)
     {
-        var namespaces = new List<SpecNamespace> { new("pid"), new("ipc"), new("uts"), new("mount") };
+        var namespaces = new List<SpecNamespace> { new("ipc"), new("uts"), new("mount") };
+        // A PID namespace needs a procfs of its own, which a container with masked /proc paths cannot mount.
+        if (pidNamespace) namespaces.Insert(0, new("pid"));
         // A new network namespace without a path: runc and crun set up its loopback and nothing else.
         if (network == RunNetwork.None) namespaces.Add(new("network"));
         return namespaces;
     }
 
-    private async Task<int> RunContainerAsync(string id, string bundle, Stream stdout, Stream stderr, CancellationToken cancellationToken)
+    private async Task<int> RunContainerAsync(string id, string bundle, bool pidNamespace, Stream stdout, Stream stderr, CancellationToken cancellationToken)
     {
         var psi = new ProcessStartInfo(Runtime.Path)
         {
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
         };
         foreach (var a in GlobalArgs()) psi.ArgumentList.Add(a);
+        // Without a PID namespace runc warns on every exit that it cannot freeze the container's cgroup (there is none):
+        // its log goes to the bundle, as BuildKit's does; its errors still reach stderr.
+        if (!pidNamespace && !Runtime.IsCrun) foreach (var a in new[] { "--log", Path.Combine(bundle, "runtime.log") }) psi.ArgumentList.Add(a);
         // The runtime writes the pid file once the container exists: a failure without it is the runtime's own
         // (a /proc it may not mount, a cgroup layout it refuses), not the exit code of the step's command.
         var pidFile = Path.Combine(bundle, "pid");
@@ -277,7 +291,7 @@ public sealed class OciRuntime
         return 1024;
     }
 
-    private static List<SpecMount> BaseMounts(string bundle, RunSpec spec)
+    private static List<SpecMount> BaseMounts(string bundle, RunSpec spec, bool freshProc)
     {
         var hosts = Path.Combine(bundle, "hosts");
         var sb = new StringBuilder();
@@ -290,7 +304,8 @@ public sealed class OciRuntime
 
         var mounts = new List<SpecMount>
         {
-            new("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+            // Without a PID namespace of its own the step sees this process's /proc (BuildKit's NoProcessSandbox), read-only.
+            freshProc ? new("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]) : new("/proc", "bind", "/proc", ["rbind", "nosuid", "noexec", "nodev", "ro"]),
             new("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             new("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
             new("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777",

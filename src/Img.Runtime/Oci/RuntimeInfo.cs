@@ -47,6 +47,20 @@ public sealed record RuntimeInfo(string Name, string Path, IReadOnlyList<string>
         catch (IOException) { return false; }
     }
 
+    /// <summary><c>v2</c>, <c>hybrid</c>, <c>v1</c> or <c>none</c>: the cgroup layout at /sys/fs/cgroup (rootless RUN uses none of it).</summary>
+    public static string CgroupMode()
+    {
+        if (HybridCgroups()) return "hybrid";
+        try
+        {
+            var types = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+                .Where(f => f.Length > 4 && f[4].StartsWith("/sys/fs/cgroup", StringComparison.Ordinal))
+                .Select(f => f[Math.Min(f.Length - 1, Array.IndexOf(f, "-") + 1)]).ToList();
+            return types.Contains("cgroup2") ? "v2" : types.Contains("cgroup") ? "v1" : "none";
+        }
+        catch (IOException) { return "none"; }
+    }
+
     /// <summary>Runs <c>PATH --version</c>.</summary>
     public static RuntimeInfo Describe(string path)
     {
