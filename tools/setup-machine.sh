@@ -24,6 +24,7 @@ packages=(
   ca-certificates util-linux procps git
   zstd            # an independent decoder for zstd layers in the tests
   curl python3    # tools/demo.sh waits on its registry and picks a free port with them
+  docker.io       # tools/container-tests.sh runs img in containers under a private dockerd of its own
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -34,8 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The registry package starts a system service on :5000; the tests start their own.
+# The registry package starts a system service on :5000; the tests start their own. Likewise docker: the container
+# tests start a private dockerd (own root and socket, no bridge, no iptables), never the system one.
 systemctl disable --now docker-registry >/dev/null 2>&1 || true
+systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
 pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
 
 # Foreign-architecture RUN: qemu-user-static's binfmt_misc handlers must carry the F flag, so the kernel
