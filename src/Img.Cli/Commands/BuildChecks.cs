@@ -40,12 +40,13 @@ public sealed class BuildChecks
     /// Runs the checks on <paramref name="dockerfile"/>; base images are looked up in the store only (never pulled).
     /// Null when the Dockerfile cannot be read or parsed and <paramref name="required"/> is false: the build reports that itself.
     /// </summary>
-    public static async Task<BuildChecks?> RunAsync(string dockerfile, IReadOnlyDictionary<string, string> buildArgs, LocalStore store,
+    public static async Task<BuildChecks?> RunAsync(string dockerfile, string contextDir, IReadOnlyDictionary<string, string> buildArgs, LocalStore store,
         Platform platform, bool required, CancellationToken ct)
     {
         try
         {
-            var text = await File.ReadAllTextAsync(dockerfile, ct);
+            // The build's own reader: a regular file, resolved inside the context, bounded (a FIFO is never waited on).
+            var text = await DefinitionFile.ReadTextAsync(dockerfile, contextDir, "Dockerfile", ct);
             var document = DockerfileDocument.Parse(text);
             var settings = DockerfileLinter.Settings(document, buildArgs);
             var stageNames = document.Stages.Select(s => s.DisplayName).ToHashSet(StringComparer.Ordinal);

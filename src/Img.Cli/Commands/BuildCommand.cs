@@ -88,7 +88,7 @@ public sealed class BuildCommand : Command
 
             BuildChecks? checks;
             using (var store = context.OpenStore())
-                checks = await BuildChecks.RunAsync(dockerfile, buildArgs, store, platforms[0], checkOnly, ct);
+                checks = await BuildChecks.RunAsync(dockerfile, contextDir, buildArgs, store, platforms[0], checkOnly, ct);
             if (checkOnly)
             {
                 checks!.WriteReport(context.Out);
