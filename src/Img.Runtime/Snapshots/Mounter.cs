@@ -77,7 +77,12 @@ public static class Mounter
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEndAsync();
         p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new IOException($"{tool} {string.Join(' ', args)} failed: {(err.Result + output.Result).Trim()}");
+        if (p.ExitCode == 0) return;
+        // The tool's last words, not its whole command line (the options name every layer directory).
+        var said = (err.Result + output.Result).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("unknown argument ignored", StringComparison.Ordinal)).ToList();
+        var why = said.Count == 0 ? $"exit status {p.ExitCode}" : string.Join("; ", said.TakeLast(2));
+        if (tool == "fuse-overlayfs" && why.Contains("/dev/fuse", StringComparison.Ordinal))
+            why += ": /dev/fuse is not open to this user (docker run --device /dev/fuse, or a /dev/fuse the user may open), or use -b native";
+        throw new IOException($"cannot mount {args[^1]} with {tool}: {why}");
     }
 }
