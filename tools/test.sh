@@ -15,7 +15,8 @@ dotnet publish src/Img.Cli -c Release -o out --nologo -v quiet
 echo "== running the tests"
 log=$(mktemp)
 status=0
-dotnet test img.sln --nologo -v quiet 2>&1 | tee "$log" || status=$?
+# The console logger at "minimal" prints each failure's message and stack (the build's own output stays quiet).
+dotnet test img.sln --nologo -v quiet --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
 
 # img inside docker containers, one setting of README's "Running with Docker" table each (needs root for dockerd;
 # runs after the .NET tests, which cache the Debian base it builds on). Counted as one test.
@@ -25,6 +26,12 @@ if [ "$(id -u)" = 0 ]; then
   if bash tools/container-tests.sh; then containers=passed; else containers=failed; status=1; fi
 else
   echo "== img in containers: skipped (tools/container-tests.sh needs root to start its dockerd)"
+fi
+
+# The failures again, just above the closing line, so a log cut to its tail still names each and why (40 lines each).
+if grep -q '^  Failed ' "$log"; then
+  echo "== failures"
+  awk '/^  Failed /{n=40} n>0{print; n--} /^  Stack Trace:/{n=0}' "$log"
 fi
 
 # One closing line over every test project: "N passed, N failed, N skipped".

@@ -23,7 +23,11 @@ internal static class ProbeProcess
     public static ProbeResult Run(string file, IReadOnlyList<string> args, TimeSpan timeout)
     {
         _ = Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        // In a session of its own (setsid execs in place: same pid), so the helpers it leaves are told apart from the
+        // other children of a running build by their process group.
+        var setsid = UserNamespace.FindBinary("setsid");
+        var psi = new ProcessStartInfo(setsid ?? file) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        if (setsid is not null) psi.ArgumentList.Add(file);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         p.StandardInput.Close();
@@ -37,7 +41,9 @@ internal static class ProbeProcess
             p.WaitForExit();
             code = -1;
         }
-        Orphans.KillAll(); // helpers still waiting hold the pipe: end them, then the read sees EOF
+        // Helpers still waiting hold the pipe: end them, then the read sees EOF. Without setsid they share img's group
+        // and cannot be told from the build's own children: they are left (the read below gives up after 2 s).
+        if (setsid is not null) Orphans.KillGroup(p.Id);
         string text;
         try { text = stderr.Wait(TimeSpan.FromSeconds(2)) ? stderr.Result : ""; }
         catch (AggregateException) { text = ""; }
