@@ -70,8 +70,9 @@ public sealed record RuntimeInfo(string Name, string Path, IReadOnlyList<string>
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        _ = err.Result;
-        if (p.ExitCode != 0) throw new InvalidOperationException($"unable to check {System.IO.Path.GetFileName(full)} version");
+        var stderr = err.Result.Trim();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"unable to check {System.IO.Path.GetFileName(full)} version: {full} --version exited with {p.ExitCode}" + (stderr.Length > 0 ? ": " + stderr : ""));
         return new RuntimeInfo(System.IO.Path.GetFileName(full), full, output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
