@@ -59,7 +59,11 @@ public sealed class InfoCommand : Command
         }
 
         o.WriteLine("RUN isolation:");
-        var usable = root || refusal is null;
+        var rung = Rung(root, refusal, out var rungError);
+        Line(o, "rung", rung is null ? $"none ({rungError})" : rung.Mode == IsolationMode.Proot ? $"proot, no namespace ({rung.Why})" : "user namespace + OCI runtime");
+        if (rung is not null) Line(o, "cost", rung.Cost);
+        if (rung is null && Isolation.ProotBinary is null) fixes.Add("builds without a user namespace (RUN under proot): apt-get install proot");
+        var usable = (root || refusal is null) && rung?.Mode != IsolationMode.Proot;
         if (usable)
         {
             var sandbox = ProcessSandbox.Probe(newUserNamespace: !root);
@@ -112,6 +116,22 @@ public sealed class InfoCommand : Command
             foreach (var f in fixes) o.WriteLine($" - {f}");
         }
         return Task.FromResult(0);
+    }
+
+    /// <summary>The rung an image command would use here, decided as <see cref="UserNamespace"/> does, without entering anything.</summary>
+    private static Isolation? Rung(bool root, string? refusal, out string? error)
+    {
+        error = null;
+        try
+        {
+            if (Isolation.DecideBeforeNamespace(root) is { } decided) return decided;
+            if (root || refusal is null) return new Isolation(IsolationMode.Namespaces, root ? "root with CAP_SYS_ADMIN" : "a user namespace");
+            if (Isolation.Requested() == "auto" && Isolation.ProotBinary is not null)
+                return new Isolation(IsolationMode.Proot, "cannot create a user namespace");
+            error = "no user namespace and no proot";
+        }
+        catch (UserNamespaceException e) { error = e.Message; }
+        return null;
     }
 
     private static void Line(TextWriter o, string key, string value) => o.WriteLine($" {key,-14} : {value}");

@@ -19,6 +19,12 @@ public static class Snapshotters
     public static string Resolve(string backend, string stateDir)
     {
         Validate(backend);
+        if (Namespaces.Isolation.Current.WithoutMounts)
+        {
+            // Nothing can be mounted: snapshots are plain directories, layers come from tree diffs.
+            if (backend is "auto" or "native") return "native";
+            throw new ArgumentException($"the {backend} backend mounts, which cannot be done here ({Namespaces.Isolation.Current.Why}): use -b native or auto");
+        }
         if (backend != "auto") return backend;
         if (OverlayProbe.Kernel(stateDir) is null) return "overlayfs";
         if (OverlayProbe.Fuse(stateDir) is null) return "fuse-overlayfs";
