@@ -93,7 +93,7 @@ public static partial class Posix
         if (Img.Runtime.Namespaces.Isolation.Current.RecordsOwners)
         {
             if (!Img.Fs.OwnerRecord.WriteOwner(path, uid, gid) && (uid != 0 || gid != 0))
-                throw new IOException($"cannot record owner {uid}:{gid} of {path}: its name is too long for its directory's record");
+                throw new IOException($"cannot record owner {uid}:{gid} of {path}: its directory cannot hold its record (name too long or xattr space full)");
             return;
         }
         if (LchownNative(path, uid, gid) != 0)

@@ -91,12 +91,22 @@ public readonly record struct OwnerRecord(uint Uid, uint Gid, uint Mode, uint De
 
     /// <summary>
     /// Records <paramref name="record"/> for <paramref name="path"/> and gives a file or directory its disk permissions;
-    /// false when no record can be kept (a name too long for its directory's xattr).
+    /// false when no record can be kept (a name too long for its directory's xattr, or a directory whose xattr space
+    /// is full). A symlink or fifo of root's needs none (no record means root's), so a directory of hundreds of links
+    /// (busybox's /bin) holds no records at all.
     /// </summary>
     public static bool Write(string path, OwnerRecord record)
     {
         if (Native.Lstat(path) is not { } st || Holder(path, st) is not var (holder, name)) return false;
-        var r = Native.SetXattr(holder, name, Encoding.ASCII.GetBytes(record.ToString()));
+        int r;
+        if (holder != path && record.Uid == 0 && record.Gid == 0)
+        {
+            r = Native.RemoveXattr(holder, name);
+            if (r < 0 && r != -Native.ENODATA) throw new NativeException("record owner on", path, -r);
+            return true;
+        }
+        r = Native.SetXattr(holder, name, Encoding.ASCII.GetBytes(record.ToString()));
+        if (r is -Native.ENOSPC or -Native.E2BIG && holder != path) return false;
         if (r < 0) throw new NativeException("record owner on", path, -r);
         if (holder != path) return true;
         var disk = DiskPermissions(record.Permissions, st.Type == Native.S_IFDIR);

@@ -259,7 +259,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         var (uid, gid) = Owner(h);
         var record = new OwnerRecord(uid, gid, type | h.Mode, h.DevMajor, h.DevMinor);
         if (!OwnerRecord.Write(Native.FdPath(parentFd, name), record) && (uid != 0 || gid != 0))
-            Warn($"owner {uid}:{gid} of {rel} cannot be recorded here (no user namespace, and its name is too long for its directory's record): it is 0:0 in the image");
+            Warn($"owner {uid}:{gid} of {rel} cannot be recorded here (no user namespace, and its directory cannot hold its record: name too long or xattr space full): it is 0:0 in the image");
         return OwnerRecord.DiskPermissions(h.Mode, type == Native.S_IFDIR);
     }
 
