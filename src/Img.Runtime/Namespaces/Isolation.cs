@@ -97,6 +97,6 @@ public sealed record Isolation(IsolationMode Mode, string Why)
     public string Cost => Mode == IsolationMode.Namespaces
         ? "user namespace + OCI runtime: real owners, overlay snapshots where the kernel allows"
         : "RUN under ptrace (each system call of a step stops in proot: slower RUN), snapshots are full copies, " +
-          (Libc.Geteuid() == 0 ? "owners are real (root), " : "owners recorded by img (a RUN's chown is not recorded), ") +
+          (Libc.Geteuid() == 0 ? "owners are real (root), " : "owners recorded by img (a RUN's chown from proot's trace: slower still; fchown is not), ") +
           "no RUN --network=none, binds are copies; a step shares img's PID namespace and can signal it";
 }

@@ -63,7 +63,7 @@ public static class UserNamespace
             && Isolation.DecideBeforeNamespace(HostEuid == 0) is { } decided)
         {
             if (decided.RecordsOwners)
-                warnings?.WriteLine($"warning: {decided.Why}: RUN steps run under proot and img records file owners itself; a RUN's chown is not recorded " +
+                warnings?.WriteLine($"warning: {decided.Why}: RUN steps run under proot and img records file owners itself " +
                     "(for the user-namespace rung add a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`)");
             Isolation.Use(decided);
             return null;
@@ -264,7 +264,7 @@ public static class UserNamespace
         catch (UserNamespaceException e) when (Isolation.Requested() == "auto" && Isolation.ProotBinary is not null)
         {
             var why = "cannot create a user namespace (" + e.Message + ")";
-            warnings?.WriteLine($"warning: {why}: RUN steps run under proot and img records file owners itself; a RUN's chown is not recorded");
+            warnings?.WriteLine($"warning: {why}: RUN steps run under proot and img records file owners itself");
             Isolation.Use(new Isolation(IsolationMode.Proot, why));
             return true;
         }

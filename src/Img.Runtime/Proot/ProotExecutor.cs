@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Img.Fs;
 using Img.Runtime.Interop;
+using Img.Runtime.Namespaces;
 using Img.Runtime.Oci;
 using Img.Runtime.Snapshots;
 
@@ -65,10 +66,17 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
             {
                 UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             };
+            // As an ordinary user, proot's trace tells which owners the step asked for (see ChownLog); the step's own
+            // stderr then goes to its stdout (img shows both as one stream anyway), so proot's stderr is the trace alone.
+            var chowns = Isolation.Current.RecordsOwners && Native.Lstat(Path.Combine(rootfs, "bin/sh")) is not null ? new ChownLog(rootfs) : null;
+            if (Isolation.Current.RecordsOwners && chowns is null && Interlocked.Exchange(ref s_toldNoShell, 1) == 0)
+                Log?.Invoke("the rootfs has no /bin/sh: owner changes of RUN steps are not recorded");
+            if (chowns is not null) foreach (var a in new[] { "-v", "3" }) psi.ArgumentList.Add(a);
             psi.ArgumentList.Add(user.Uid == 0 ? "-0" : "-i");
             if (user.Uid != 0) psi.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"{user.Uid}:{user.Gid}"));
             foreach (var a in new[] { "-r", rootfs, "-w", spec.Cwd }) psi.ArgumentList.Add(a);
             foreach (var (host, guest) in binds) psi.ArgumentList.Add("--bind=" + host + ":" + guest);
+            if (chowns is not null) foreach (var a in new[] { "/bin/sh", "-c", "exec 2>&1; exec \"$@\"", "sh" }) psi.ArgumentList.Add(a);
             foreach (var a in spec.Args) psi.ArgumentList.Add(a);
             // The step's environment only, as the OCI path gives it; proot unpacks its loader into the step's own directory.
             psi.Environment.Clear();
@@ -78,7 +86,15 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
                 if (eq > 0) psi.Environment[e[..eq]] = e[(eq + 1)..];
             }
             psi.Environment["PROOT_TMP_DIR"] = work;
-            return await RunProcessAsync(psi, stdout, stderr, cancellationToken).ConfigureAwait(false);
+            var code = await RunProcessAsync(psi, stdout, stderr, chowns, cancellationToken).ConfigureAwait(false);
+            if (chowns is not null)
+            {
+                var recorded = chowns.Apply();
+                if (recorded > 0) Log?.Invoke($"recorded {recorded} owner change(s) the step made");
+                if (chowns.Unrecorded > 0)
+                    await WriteLineAsync(stderr, $"[img] WARNING: {chowns.Unrecorded} owner change(s) through a file descriptor (fchown) cannot be recorded here: those files keep their earlier owner in the image").ConfigureAwait(false);
+            }
+            return code;
         }
         finally
         {
@@ -92,12 +108,13 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
         }
     }
 
-    private static async Task<int> RunProcessAsync(System.Diagnostics.ProcessStartInfo psi, Stream stdout, Stream stderr, CancellationToken cancellationToken)
+    private static async Task<int> RunProcessAsync(System.Diagnostics.ProcessStartInfo psi, Stream stdout, Stream stderr, ChownLog? chowns,
+        CancellationToken cancellationToken)
     {
         using var p = await ParentBoundProcess.StartAsync(psi).ConfigureAwait(false);
         p.StandardInput.Close();
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
-        var copyErr = p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None);
+        var copyErr = chowns is null ? p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None) : ReadTraceAsync(p.StandardError, chowns, stderr);
         try
         {
             await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -114,6 +131,16 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
         return p.ExitCode;
     }
 
+    /// <summary>proot's stderr with a trace: the trace is read, anything else (proot's warnings and errors) shown.</summary>
+    private static async Task ReadTraceAsync(StreamReader trace, ChownLog chowns, Stream stderr)
+    {
+        while (await trace.ReadLineAsync().ConfigureAwait(false) is { } line)
+            if (chowns.Read(line) is { } shown) await WriteLineAsync(stderr, shown).ConfigureAwait(false);
+    }
+
+    private static Task WriteLineAsync(Stream stream, string line) => stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(line + "\n")).AsTask();
+
+    private static int s_toldNoShell;
     private static int s_hidden;
 
     /// <summary>
