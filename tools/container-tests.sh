@@ -106,16 +106,14 @@ as_user "$img" -s "$work/host-build" build --no-console -t host/apt "$work/in/ap
 host_busybox=$(elapsed "$t0" "$t1"); host_apt=$(elapsed "$t1" "$t2")
 
 # Checks what a setting pushed: skopeo reads it, its layers hold the owner, the whiteout and the links, hello runs.
-# The owner /made gets is 1234, except where RUN runs under proot as an ordinary user: proot fakes the chown, and
-# img cannot record it (README says so), so the file stays root's.
 check_pushed() {
-  local name=$1 made_owner=$2 out="$work/pulled-$1"
+  local name=$1 out="$work/pulled-$1"
   skopeo inspect --tls-verify=false "docker://$reg/ct/busybox" >/dev/null
   skopeo copy -q --src-tls-verify=false "docker://$reg/ct/busybox" "dir:$out-busybox" >/dev/null
   skopeo copy -q --src-tls-verify=false "docker://$reg/ct/links" "dir:$out-links" >/dev/null
   local layers
   layers=$(for f in "$out-busybox"/*; do tar -tvzf "$f" 2>/dev/null || true; done)
-  grep -Eq "^-rw.* $made_owner/0 .*made\$" <<<"$layers" || { echo "$name: /made is not owned by $made_owner in the pushed layer"; return 1; }
+  grep -Eq '^-rw.* 1234/0 .*made$' <<<"$layers" || { echo "$name: /made is not owned by 1234 in the pushed layer"; return 1; }
   grep -q 'bin/\.wh\.vi$' <<<"$layers" || { echo "$name: no whiteout for /bin/vi in the pushed layer"; return 1; }
   layers=$(for f in "$out-links"/*; do tar -tvzf "$f" 2>/dev/null || true; done)
   grep -q 'links/relative -> file$' <<<"$layers" && grep -q 'links/absolute -> /links/file$' <<<"$layers" \
@@ -126,7 +124,7 @@ check_pushed() {
 failures=0
 matrix=()
 run_setting() {
-  local name=$1 expect=$2 pid=${3:-} made_owner=${4:-1234}; shift 4
+  local name=$1 expect=$2 pid=${3:-}; shift 3
   local log="$work/setting-$name.log" start end rc=0
   start=$(now)
   timeout 900 /usr/bin/docker -H "unix://$daemon/sock" run --rm --network host -v "$work/in:/in:ro" "$@" \
@@ -154,7 +152,7 @@ run_setting() {
     return
   fi
   local why
-  if why=$(check_pushed "$name" "$made_owner"); then
+  if why=$(check_pushed "$name"); then
     local times; times=$(grep -m1 '^TIMES' "$log" | sed 's/^TIMES //')
     matrix+=("$name | works, RUN with $isolation PID namespace; $times (host: busybox=$host_busybox apt=$host_apt)")
   else
@@ -163,18 +161,19 @@ run_setting() {
 }
 
 unconfined=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined)
-# No user namespace can be made in the first three: RUN runs under proot. Root has real chown; user 1000 does not.
-run_setting default-seccomp build proot 0
-run_setting root-default-seccomp build proot 1234 --user 0
-run_setting restricted build proot 0 --user 1000 --cap-drop ALL --security-opt no-new-privileges
-run_setting original-recipe build shared 1234 "${unconfined[@]}"
-run_setting systempaths-unconfined build own 1234 "${unconfined[@]}" --security-opt systempaths=unconfined
+# No user namespace can be made in the first three: RUN runs under proot (root chowns for real, user 1000's owners
+# are recorded by img).
+run_setting default-seccomp build proot
+run_setting root-default-seccomp build proot --user 0
+run_setting restricted build proot --user 1000 --cap-drop ALL --security-opt no-new-privileges
+run_setting original-recipe build shared "${unconfined[@]}"
+run_setting systempaths-unconfined build own "${unconfined[@]}" --security-opt systempaths=unconfined
 if /usr/bin/docker -H "unix://$daemon/sock" run --rm --privileged --entrypoint true img-under-test >/dev/null 2>&1; then
-  run_setting privileged build own 1234 --privileged
+  run_setting privileged build own --privileged
 else
   # A machine whose own bounding set lacks a capability (CAP_SYS_RESOURCE here) cannot start a privileged container.
   echo "docker cannot start --privileged containers here: using --cap-add ALL --cap-drop SYS_RESOURCE instead"
-  run_setting privileged-less-sys-resource build own 1234 --cap-add ALL --cap-drop SYS_RESOURCE "${unconfined[@]}" --security-opt systempaths=unconfined
+  run_setting privileged-less-sys-resource build own --cap-add ALL --cap-drop SYS_RESOURCE "${unconfined[@]}" --security-opt systempaths=unconfined
 fi
 
 echo
