@@ -154,7 +154,9 @@ run_setting() {
   local why
   if why=$(check_pushed "$name"); then
     local times; times=$(grep -m1 '^TIMES' "$log" | sed 's/^TIMES //')
-    matrix+=("$name | works, RUN with $isolation PID namespace; $times (host: busybox=$host_busybox apt=$host_apt)")
+    local how="RUN with $isolation PID namespace"
+    [ "$isolation" = proot ] && how="RUN under proot, no namespace"
+    matrix+=("$name | works, $how; $times (host: busybox=$host_busybox apt=$host_apt)")
   else
     matrix+=("$name | FAILED: $why"); failures=$((failures + 1))
   fi

@@ -58,6 +58,31 @@ public sealed class NoNamespaceBuildTests(ITestOutputHelper output)
     }
 
     [NoSubordinateIdsFact]
+    public async Task InfoNamesTheRungAndAnUnknownIsolationIsOneLine()
+    {
+        var img = new ImgCli(user: TestUser.WithoutSubordinateIds(out _)!);
+        var info = await img.RunAsync("info");
+        Assert.Matches(@"rung\s+: proot, no namespace \(no subordinate uid range for ", info.Stdout);
+        Assert.Contains("cost", info.Stdout, StringComparison.Ordinal);
+
+        var host = new ImgCli();
+        host.Env["IMG_ISOLATION"] = "sandbox";
+        var refused = await host.TryAsync("ls");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal("Error: IMG_ISOLATION=sandbox is not an isolation: use auto, userns or proot", refused.Stderr.Trim());
+
+        // Asked for by a user who could have a namespace: the same rung, named at -d.
+        host.Env["IMG_ISOLATION"] = "proot";
+        await host.RunAsync("import", await BusyboxRootfs.TarballAsync(), "bb");
+        var context = TestUser.CreateOwnedTempDir("forced-ctx");
+        await File.WriteAllTextAsync(Path.Combine(context, "Dockerfile"), "FROM bb\nRUN echo forced > /forced && chown 1000:1000 /forced\n");
+        var tar = Path.Combine(TestUser.CreateOwnedTempDir("forced-out"), "root.tar");
+        var build = await host.RunAsync("-d", "build", "--progress", "plain", "-o", $"type=tar,dest={tar}", context);
+        Assert.Contains("RUN steps run under proot, without namespaces: IMG_ISOLATION=proot", build.Stderr, StringComparison.Ordinal);
+        Assert.Equal("1000:1000 644", Owner(Entries(File.OpenRead(tar)), "forced"));
+    }
+
+    [NoSubordinateIdsFact]
     public async Task AptInstallGivesTheOwnersOfTheNamespaceBuild()
     {
         var nosub = TestUser.WithoutSubordinateIds(out _)!;
