@@ -126,6 +126,9 @@ public static class Builder
         }
     }
 
+    /// <summary>How a root filesystem is written as a tar (<c>-o type=tar</c>): owners from img's records where it keeps them.</summary>
+    internal static WriteOptions? RootTarOptions => Img.Runtime.Namespaces.Isolation.Current.RecordsOwners ? new WriteOptions { OwnersRecorded = true } : null;
+
     /// <summary>How layers are written: SOURCE_DATE_EPOCH clamps file times; without a namespace owners are img's records.</summary>
     internal static WriteOptions? LayerOptionsOf(BuildRequest request)
     {

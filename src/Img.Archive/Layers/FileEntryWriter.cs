@@ -78,7 +78,7 @@ internal sealed class FileEntryWriter(WriteOptions options)
             h.DevMajor = st.RdevMajor;
             h.DevMinor = st.RdevMinor;
         }
-        if ((options.OwnersRecorded || kind is TarEntryKind.File or TarEntryKind.Directory) && OwnerRecord.Read(fullPath) is { } record)
+        if (options.OwnersRecorded && OwnerRecord.Read(fullPath) is { } record)
         {
             h.Uid = record.Uid;
             h.Gid = record.Gid;
@@ -92,6 +92,7 @@ internal sealed class FileEntryWriter(WriteOptions options)
         }
         else if (options.OwnersRecorded)
         {
+            // No record: made by a step running as proot's fake root (on disk every file is the user's).
             h.Uid = 0;
             h.Gid = 0;
         }
