@@ -33,7 +33,7 @@ public sealed class InfoCommand : Command
         Line(o, "subgid", subgid?.ToString() ?? "none");
         Line(o, "container", facts.InContainer ? "yes" : "no sign of one");
         if (!root && (subuid is null || subgid is null))
-            fixes.Add($"subordinate ids (chown and package managers in RUN need them): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}" +
+            fixes.Add($"subordinate ids (for the user-namespace rung: a faster RUN than proot's, overlay snapshots): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}" +
                       " (in an image: a line such as `" + name + ":100000:65536` in /etc/subuid and /etc/subgid)");
 
         o.WriteLine("user namespace:");
@@ -74,6 +74,7 @@ public sealed class InfoCommand : Command
                 fixes.Add("PID isolation for RUN (a fresh /proc): docker run --security-opt systempaths=unconfined (or --privileged); " +
                           "Kubernetes: securityContext.procMount: Unmasked (with hostUsers: false) or securityContext.privileged: true");
         }
+        else if (rung?.Mode == IsolationMode.Proot) Line(o, "pid namespace", "no (proot: RUN shares img's PID namespace)");
         else Line(o, "pid namespace", "unknown (no user namespace)");
 
         o.WriteLine("snapshots:");
@@ -91,6 +92,7 @@ public sealed class InfoCommand : Command
                           "container's own overlay root (docker run -v img-state:/home/user/.local/share/img; Kubernetes: an emptyDir), " +
                           "or apt-get install fuse-overlayfs and give the container /dev/fuse (docker run --device /dev/fuse)");
         }
+        else if (rung?.Mode == IsolationMode.Proot) Line(o, "auto", "native (nothing can be mounted on this rung)");
         else Line(o, "auto", "unknown (no user namespace)");
         Line(o, "/dev/fuse", FuseDevice());
         Line(o, "state", context.StateDir);
