@@ -5,7 +5,7 @@ namespace Img.Runtime.Tests;
 
 /// <summary>
 /// Reading proot's trace (<c>-v 3</c>) into owner records: chown, lchown and fchownat are recorded for paths inside the
-/// rootfs, -1 keeps an id, fchown is counted, a path outside the rootfs or behind a symlink is never touched, and
+/// rootfs, -1 keeps an id, fchown is counted, mknod of a device leaves an empty file recorded as that device, a path outside the rootfs or behind a symlink is never touched, and
 /// proot's own warnings are passed on.
 /// </summary>
 public sealed class ChownLogTests : IDisposable
@@ -41,11 +41,14 @@ public sealed class ChownLogTests : IDisposable
             .Concat(["proot info: pid 9: sysenter start: fchown(0x3, 0x1, 0x1, 0x0, 0x0, 0x0) = 0xffffffffffffffda [0x1, 0]"])
             .Concat(Call(10, "chown(0x7ff3, 0x1, 0x1, 0x0, 0x0, 0x0)", "/../outside", Path.Combine(_dir, "outside")))
             .Concat(Call(11, "chown(0x7ff3, 0x2, 0x2, 0x0, 0x0, 0x0)", "/out/outside", Path.Combine(Root, "out", "outside")))
+            .Concat(Call(12, "mknodat(0xffffff9c, 0x7fb7, 0x21b6, 0x103, 0x0, 0x0)", "/etc/null", Path.Combine(Root, "etc", "null")))
             .Append("proot warning: can't sanitize binding \"/x\": No such file or directory");
         var shown = lines.Select(log.Read).Where(l => l is not null).ToList();
 
         Assert.Equal(["proot warning: can't sanitize binding \"/x\": No such file or directory"], shown);
-        Assert.Equal(3, log.Apply());
+        Assert.Equal(4, log.Apply());
+        // mknod, which proot fakes: an empty file whose record is the character device 1,3 (/dev/null) 0666.
+        Assert.Equal(new OwnerRecord(0, 0, Native.S_IFCHR | 0b110_110_110, 1, 3), OwnerRecord.Read(Path.Combine(Root, "etc", "null")));
         Assert.Equal(1, log.Unrecorded);
         Assert.Equal((1234u, 1234u), Owner(Path.Combine(Root, "f")));
         Assert.Equal((100u, 7u), Owner(Path.Combine(Root, "etc", "g"))); // -1 kept the uid the fchownat gave

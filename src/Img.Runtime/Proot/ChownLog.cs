@@ -11,14 +11,18 @@ namespace Img.Runtime.Proot;
 /// stdout); the changes are applied only after the step has ended, each path checked to lie in the rootfs with no
 /// symlink on the way, so a line the step forged can at most record an owner for a file of its own rootfs — what a
 /// chown in a user namespace could do anyway. A change through a file descriptor (fchown) names no path: it is
-/// counted and warned about once.
+/// counted and warned about once. A device node (mknod, which proot fakes without making it) becomes an empty file
+/// whose record says which device it is, as a base layer's devices are kept.
 /// </summary>
 internal sealed class ChownLog(string rootfs)
 {
     private const string Prefix = "proot info: pid ";
-    private static readonly string[] PathCalls = ["chown(", "lchown(", "fchownat("];
-    private readonly Dictionary<int, (uint Uid, uint Gid)> _pending = [];
-    private readonly List<(string Path, uint Uid, uint Gid)> _changes = [];
+    private static readonly string[] PathCalls = ["chown(", "lchown(", "fchownat(", "mknod(", "mknodat("];
+    private readonly Dictionary<int, Change> _pending = [];
+    private readonly List<(string Path, Change Change)> _changes = [];
+
+    /// <summary>An owner change (<see cref="Device"/> null) or a device node to keep.</summary>
+    private readonly record struct Change(uint Uid, uint Gid, OwnerRecord? Device);
 
     /// <summary>fchown calls seen (no path to record).</summary>
     public int Unrecorded { get; private set; }
@@ -39,27 +43,47 @@ internal sealed class ChownLog(string rootfs)
             {
                 if (!call.StartsWith(name)) continue;
                 var args = Args(call[name.Length..]);
-                var (u, g) = name == "fchownat(" ? (2, 3) : (1, 2);
-                if (args.Count > g) _pending[pid] = (args[u], args[g]);
+                // The first argument after the path: fchownat and mknodat take a directory descriptor first.
+                var first = name is "fchownat(" or "mknodat(" ? 2 : 1;
+                if (args.Count <= first + 1) break;
+                if (name.StartsWith("mknod", StringComparison.Ordinal))
+                {
+                    var mode = (uint)args[first];
+                    if ((mode & Native.S_IFMT) is Native.S_IFCHR or Native.S_IFBLK)
+                    {
+                        var dev = args[first + 1];
+                        var major = (uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffUL));
+                        var minor = (uint)((dev & 0xff) | ((dev >> 12) & ~0xffUL));
+                        _pending[pid] = new Change(0, 0, new OwnerRecord(0, 0, mode & (Native.S_IFMT | 0xFFF), major, minor));
+                    }
+                }
+                else _pending[pid] = new Change(Id(args[first]), Id(args[first + 1]), null);
                 break;
             }
             return null;
         }
-        if (rest.StartsWith("-> \"") && _pending.Remove(pid, out var owner))
+        if (rest.StartsWith("-> \"") && _pending.Remove(pid, out var change))
         {
             var path = rest[4..];
             var end = path.LastIndexOf('"');
-            if (end > 0) _changes.Add((path[..end].ToString(), owner.Uid, owner.Gid));
+            if (end > 0) _changes.Add((path[..end].ToString(), change));
         }
         return null;
     }
+
+    private static uint Id(ulong value) => (uint)(value & 0xFFFF_FFFF);
 
     /// <summary>Records every change seen, in order, on files still in the rootfs; returns how many were recorded.</summary>
     public int Apply()
     {
         int recorded = 0;
-        foreach (var (path, uid, gid) in _changes)
+        foreach (var (path, (uid, gid, device)) in _changes)
         {
+            if (device is { } node)
+            {
+                if (MakeDeviceFile(path, node)) recorded++;
+                continue;
+            }
             if (!InsideWithoutLinks(path)) continue;
             var old = OwnerRecord.Read(path);
             // -1 leaves that id as it was.
@@ -68,6 +92,17 @@ internal sealed class ChownLog(string rootfs)
             if (OwnerRecord.WriteOwner(path, u, g)) recorded++;
         }
         return recorded;
+    }
+
+    /// <summary>The device node proot pretended to make, as an empty file with its record; false when something is there.</summary>
+    private bool MakeDeviceFile(string path, OwnerRecord node)
+    {
+        var parent = Path.GetDirectoryName(path);
+        if (parent is null || !InsideWithoutLinks(parent + "/.") || Native.Lstat(path) is not null) return false;
+        var fd = Native.OpenAt(Native.AT_FDCWD, path, Native.O_WRONLY | Native.O_CREAT | Native.O_EXCL | Native.O_NOFOLLOW, 0b110_000_000);
+        if (fd < 0) return false;
+        Native.Close(fd);
+        return OwnerRecord.Write(path, node);
     }
 
     private bool InsideWithoutLinks(string path)
@@ -85,16 +120,16 @@ internal sealed class ChownLog(string rootfs)
         return parts.Length > 0 && Native.Lstat(path) is not null;
     }
 
-    /// <summary>The hex arguments of a traced call, <c>0x1, 0x2, …)</c>, as 32-bit ids (-1 stays 0xffffffff).</summary>
-    private static List<uint> Args(ReadOnlySpan<char> text)
+    /// <summary>The hex arguments of a traced call, <c>0x1, 0x2, …)</c>.</summary>
+    private static List<ulong> Args(ReadOnlySpan<char> text)
     {
         var close = text.IndexOf(')');
-        var list = new List<uint>();
+        var list = new List<ulong>();
         foreach (var part in (close < 0 ? text : text[..close]).ToString().Split(','))
         {
             var p = part.Trim();
             if (p.StartsWith("0x", StringComparison.Ordinal)) p = p[2..];
-            list.Add(ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var v) ? (uint)(v & 0xFFFF_FFFF) : 0);
+            list.Add(ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var v) ? v : 0);
         }
         return list;
     }
