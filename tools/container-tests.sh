@@ -146,6 +146,7 @@ run_setting() {
   # RUN's PID isolation is what the setting allows: img says at -d level when it shares its PID namespace.
   local isolation=own
   grep -q 'a fresh /proc cannot be mounted here' "$log" && isolation=shared
+  grep -q 'executor proot' "$log" && isolation=proot
   if [ "$isolation" != "$pid" ]; then
     matrix+=("$name | FAILED: RUN had the $isolation PID namespace, expected $pid"); failures=$((failures + 1))
     return
@@ -153,14 +154,20 @@ run_setting() {
   local why
   if why=$(check_pushed "$name"); then
     local times; times=$(grep -m1 '^TIMES' "$log" | sed 's/^TIMES //')
-    matrix+=("$name | works, RUN with $isolation PID namespace; $times (host: busybox=$host_busybox apt=$host_apt)")
+    local how="RUN with $isolation PID namespace"
+    [ "$isolation" = proot ] && how="RUN under proot, no namespace"
+    matrix+=("$name | works, $how; $times (host: busybox=$host_busybox apt=$host_apt)")
   else
     matrix+=("$name | FAILED: $why"); failures=$((failures + 1))
   fi
 }
 
 unconfined=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined)
-run_setting default-seccomp fail ""
+# No user namespace can be made in the first three: RUN runs under proot (root chowns for real, user 1000's owners
+# are recorded by img).
+run_setting default-seccomp build proot
+run_setting root-default-seccomp build proot --user 0
+run_setting restricted build proot --user 1000 --cap-drop ALL --security-opt no-new-privileges
 run_setting original-recipe build shared "${unconfined[@]}"
 run_setting systempaths-unconfined build own "${unconfined[@]}" --security-opt systempaths=unconfined
 if /usr/bin/docker -H "unix://$daemon/sock" run --rm --privileged --entrypoint true img-under-test >/dev/null 2>&1; then

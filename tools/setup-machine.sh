@@ -25,6 +25,7 @@ packages=(
   zstd            # an independent decoder for zstd layers in the tests
   curl python3    # tools/demo.sh waits on its registry and picks a free port with them
   docker.io       # tools/container-tests.sh runs img in containers under a private dockerd of its own
+  proot           # RUN without a user namespace (no subordinate ids, docker's default seccomp, Pod Security Restricted)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -92,8 +93,16 @@ for f in /etc/subuid /etc/subgid; do
   touch "$f"
   grep -q "^$user:" "$f" || echo "$user:200000:65536" >> "$f"
 done
-# A user without subordinate ids, for the single-id fallback.
-if ! id -u "${user}nosub" >/dev/null 2>&1; then
-  useradd --create-home --shell /bin/bash "${user}nosub"
+# A user without subordinate ids (an LDAP login on an HPC machine): img builds there without a user namespace.
+# useradd gives a new user ranges on its own (SUB_UID_COUNT in login.defs), so whatever ranges it has are removed,
+# read back from /etc/subuid and /etc/subgid.
+nosub="${user}nosub"
+if ! id -u "$nosub" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash "$nosub"
 fi
+for kind in uid gid; do
+  grep "^$nosub:" "/etc/sub$kind" 2>/dev/null | while IFS=: read -r _ start count; do
+    usermod "--del-sub${kind}s" "$start-$((start + count - 1))" "$nosub"
+  done
+done
 echo "machine ready: test user $user ($(id -u "$user")), $(grep "^$user:" /etc/subuid)"

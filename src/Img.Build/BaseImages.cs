@@ -257,7 +257,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             }
             else
             {
-                applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions(), ct).ConfigureAwait(false);
+                applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions { RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners }, ct).ConfigureAwait(false);
             }
             if (applied.DiffId != layer.DiffId)
                 throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
@@ -274,11 +274,11 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     private async Task<ApplyResult> ApplyMountedAsync(string active, Digest blob, CancellationToken ct)
     {
         var dir = snapshots.NewMountDir();
-        snapshots.Snapshotter.Mount(active, dir);
-        try { return await LayerApplier.ApplyBlobAsync(store.Content, blob, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
+        var root = snapshots.Snapshotter.Attach(active, dir);
+        try { return await LayerApplier.ApplyBlobAsync(store.Content, blob, root, new ApplyOptions { RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners }, ct).ConfigureAwait(false); }
         finally
         {
-            snapshots.Snapshotter.Unmount(dir);
+            snapshots.Snapshotter.Detach(root);
             try { Directory.Delete(dir); } catch (IOException) { }
         }
     }

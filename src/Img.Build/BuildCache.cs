@@ -73,7 +73,7 @@ public static class BuildCache
         if (slash <= 0) return true;
         var backend = record.Snapshot[..slash];
         var key = record.Snapshot[(slash + 1)..];
-        if (!Snapshotters.Names.Contains(backend) || backend == "auto") return true;
+        if (!Snapshotters.IsStore(backend)) return true;
         var snapshotter = Snapshotters.Open(backend, stateDir);
         if (snapshotter.Stat(key) is null) return true;
         try

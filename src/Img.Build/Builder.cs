@@ -79,7 +79,7 @@ public static class Builder
             var snapshotter = Snapshotters.Open(backend, request.StateDir);
             var work = new SnapshotWork(snapshotter, store.Content, request.StateDir)
             {
-                LayerOptions = request.SourceDateEpoch is { } epoch ? new WriteOptions { ClampMtime = epoch.ToUnixTimeSeconds() } : null,
+                LayerOptions = LayerOptionsOf(request),
             };
             var images = new BaseImages(store, work, backend, request.Platform, sink)
             {
@@ -87,7 +87,7 @@ public static class Builder
                 NamedContexts = request.NamedContexts,
                 Stats = stats,
             };
-            var runtime = new Lazy<OciRuntime>(() => new OciRuntime(RuntimeInfo.Find(), request.StateDir) { Log = request.Log });
+            var runtime = new Lazy<IStepExecutor>(() => StepExecutors.Open(request.StateDir, request.Log));
             var compression = CompressionOf(request.Output);
             var solver = new Solver(request, plan, store, work, images, context, sink, backend, compression, runtime)
             {
@@ -124,6 +124,17 @@ public static class Builder
         {
             store.Dispose();
         }
+    }
+
+    /// <summary>How a root filesystem is written as a tar (<c>-o type=tar</c>): owners from img's records where it keeps them.</summary>
+    internal static WriteOptions? RootTarOptions => Img.Runtime.Namespaces.Isolation.Current.RecordsOwners ? new WriteOptions { OwnersRecorded = true } : null;
+
+    /// <summary>How layers are written: SOURCE_DATE_EPOCH clamps file times; without a namespace owners are img's records.</summary>
+    internal static WriteOptions? LayerOptionsOf(BuildRequest request)
+    {
+        var recorded = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners;
+        if (request.SourceDateEpoch is null && !recorded) return null;
+        return new WriteOptions { ClampMtime = request.SourceDateEpoch?.ToUnixTimeSeconds(), OwnersRecorded = recorded };
     }
 
     private static Compression CompressionOf(OutputSpec output)

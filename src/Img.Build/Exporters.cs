@@ -25,7 +25,7 @@ internal static class Exporters
                     var step = progress.Start("exporting to client tarball");
                     await snapshots.WithViewAsync(final.Snapshot, async root =>
                     {
-                        await WriteOutputAsync(request, s => LayerWriter.WriteTreeAsync(root, s, Compression.None, null, ct), ct).ConfigureAwait(false);
+                        await WriteOutputAsync(request, s => LayerWriter.WriteTreeAsync(root, s, Compression.None, Builder.RootTarOptions, ct), ct).ConfigureAwait(false);
                         return true;
                     }, ct).ConfigureAwait(false);
                     step.Done();

@@ -24,7 +24,7 @@ public static class FileCopier
     /// </summary>
     public static void Copy(string source, string sourceRelative, string destination, CopyOptions options)
     {
-        var st = Posix.Lstat(source);
+        var st = Posix.LstatMeant(source);
         var links = new HardLinks();
         if (st.IsDirectory)
         {
@@ -66,7 +66,7 @@ public static class FileCopier
         {
             var rel = sourceRelative.Length == 0 ? name! : sourceRelative + "/" + name;
             var src = Path.Combine(sourceDir, name!);
-            var st = Posix.Lstat(src);
+            var st = Posix.LstatMeant(src);
             bool include = options.Include?.Invoke(rel) ?? true;
             var dst = Path.Combine(destDir, name!);
             if (st.IsDirectory)

@@ -116,7 +116,7 @@ public static class MultiPlatformBuild
                     var step = progress.Start("exporting to client tarball");
                     var work = Snapshots(request, store, solved);
                     await WithViewsAsync(work, solved, 0, [], async trees =>
-                        await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees), s, Compression.None, null, ct), ct)
+                        await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees, Builder.RootTarOptions), s, Compression.None, null, ct), ct)
                             .ConfigureAwait(false), ct).ConfigureAwait(false);
                     step.Done();
                     break;

@@ -57,6 +57,19 @@ public static partial class Posix
             ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(buf[136..]) << 32) | BinaryPrimitives.ReadUInt32LittleEndian(buf[140..]));
     }
 
+    /// <summary>
+    /// lstat of a file in a snapshot as the image sees it: where img records owners (no user namespace), the owner and
+    /// permissions of its <see cref="Img.Fs.OwnerRecord"/>, or root's for a file without one.
+    /// </summary>
+    public static FileStat LstatMeant(string path)
+    {
+        var st = Lstat(path);
+        if (!Img.Runtime.Namespaces.Isolation.Current.RecordsOwners) return st;
+        if (Img.Fs.OwnerRecord.Read(path) is not { } record) return st with { Uid = 0, Gid = 0 };
+        var permissions = record.PermissionsFor(st.Mode & 0xFFF, st.IsDirectory);
+        return st with { Uid = record.Uid, Gid = record.Gid, Mode = (st.Mode & 0xF000) | permissions };
+    }
+
     /// <summary>lstat of <paramref name="path"/>.</summary>
     public static FileStat Lstat(string path) => TryLstat(path) ?? throw new FileNotFoundException($"lstat {path}: no such file or directory", path);
 
@@ -76,6 +89,13 @@ public static partial class Posix
     /// <summary>Changes the owner of <paramref name="path"/> without following a final symlink.</summary>
     public static void Lchown(string path, uint uid, uint gid)
     {
+        // Without a user namespace an ordinary user cannot give files other owners: img records the owner it means.
+        if (Img.Runtime.Namespaces.Isolation.Current.RecordsOwners)
+        {
+            if (!Img.Fs.OwnerRecord.WriteOwner(path, uid, gid) && (uid != 0 || gid != 0))
+                throw new IOException($"cannot record owner {uid}:{gid} of {path}: its directory cannot hold its record (name too long or xattr space full)");
+            return;
+        }
         if (LchownNative(path, uid, gid) != 0)
             throw new IOException($"lchown {path} {uid}:{gid}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
     }

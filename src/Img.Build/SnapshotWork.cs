@@ -98,9 +98,9 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         await snapshotter.ViewAsync(key, parent, ct).ConfigureAwait(false);
         try
         {
-            snapshotter.Mount(key, dir);
-            try { return await use(dir).ConfigureAwait(false); }
-            finally { snapshotter.Unmount(dir); }
+            var root = snapshotter.Attach(key, dir);
+            try { return await use(root).ConfigureAwait(false); }
+            finally { snapshotter.Detach(root); }
         }
         finally
         {
@@ -172,9 +172,9 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
         var dir = NewMountDir();
         try
         {
-            snapshotter.Mount(active, dir);
-            try { await LayerApplier.ApplyBlobAsync(content, layer.Blob.Digest, dir, new ApplyOptions(), ct).ConfigureAwait(false); }
-            finally { snapshotter.Unmount(dir); }
+            var root = snapshotter.Attach(active, dir);
+            try { await LayerApplier.ApplyBlobAsync(content, layer.Blob.Digest, root, new ApplyOptions { RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners }, ct).ConfigureAwait(false); }
+            finally { snapshotter.Detach(root); }
         }
         finally
         {
@@ -191,9 +191,9 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
             var dir = NewMountDir();
             try
             {
-                snapshotter.Mount(active, dir);
-                try { await mutate(dir).ConfigureAwait(false); }
-                finally { snapshotter.Unmount(dir); }
+                var root = snapshotter.Attach(active, dir);
+                try { await mutate(root).ConfigureAwait(false); }
+                finally { snapshotter.Detach(root); }
             }
             finally
             {

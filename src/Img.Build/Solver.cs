@@ -18,7 +18,7 @@ internal sealed class Solver
     private readonly ConcurrentDictionary<int, Lazy<Task<StageState>>> _stages = new();
 
     public Solver(BuildRequest request, BuildPlan plan, LocalStore store, SnapshotWork snapshots, BaseImages images,
-        BuildContext context, ProgressSink progress, string backend, Compression compression, Lazy<OciRuntime> runtime)
+        BuildContext context, ProgressSink progress, string backend, Compression compression, Lazy<IStepExecutor> runtime)
     {
         Request = request;
         Plan = plan;
@@ -41,7 +41,7 @@ internal sealed class Solver
     public ProgressSink Progress { get; }
     public string Backend { get; }
     public Compression Compression { get; }
-    public Lazy<OciRuntime> Runtime { get; }
+    public Lazy<IStepExecutor> Runtime { get; }
 
     /// <summary>The caches of <c>--cache-from</c>, asked when a step has no usable local record.</summary>
     public ImportedCache ImportedCache { get; init; } = ImportedCache.Empty;

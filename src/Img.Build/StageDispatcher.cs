@@ -111,6 +111,8 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             ? Platform.Normalize(new Platform { OS = Config.OS.Length > 0 ? Config.OS : "linux", Architecture = Config.Architecture, Variant = Config.Variant })
             : StagePlatform();
 
+    private string StepLabel(Instruction raw) => $"[{DisplayName}] {raw.Location.Original.Trim()}";
+
     private string StepName(Instruction raw) => $"[{DisplayName} {++_position}/{_total}] {raw.Location.Original.Trim()}";
 
     private void History(string createdBy, bool emptyLayer)
@@ -381,6 +383,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
                     step.Log(line);
                 });
                 int code;
+                solver.Request.Log?.Invoke($"{StepLabel(raw)}: executor {solver.Runtime.Value.Describe}");
                 try { code = await solver.Runtime.Value.RunAsync(spec, output, output, ct).ConfigureAwait(false); }
                 catch (InvalidOperationException e) { throw new BuildFailedException("failed to solve: " + e.Message, e); }
                 output.Flush();
@@ -634,6 +637,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
             {
                 Owner = options.Owner,
                 SkipUnmappedOwnership = false,
+                RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners,
                 Warn = options.Warn,
                 MaxTotalBytes = solver.Request.Limits.MaxUnpackSize ?? long.MaxValue,
             };

@@ -24,7 +24,7 @@ public static class StaleWork
             foreach (var dir in Directory.EnumerateDirectories(snapshots))
             {
                 var backend = Path.GetFileName(dir);
-                if (backend is not ("overlayfs" or "fuse-overlayfs" or "native")) continue;
+                if (!Snapshotters.IsStore(backend)) continue;
                 removed += Snapshotters.Open(backend, stateDir).ReclaimStale();
             }
         removed += await OciRuntime.ReclaimStaleAsync(stateDir).ConfigureAwait(false);

@@ -119,7 +119,7 @@ public static class StoreCheck
         int slash = record.Snapshot.IndexOf('/', StringComparison.Ordinal);
         if (slash <= 0) return null;
         var backend = record.Snapshot[..slash];
-        if (!Snapshotters.Names.Contains(backend) || backend == "auto") return null;
+        if (!Snapshotters.IsStore(backend)) return null;
         var snapshotter = Snapshotters.Open(backend, stateDir);
         for (var key = record.Snapshot[(slash + 1)..]; key is not null;)
         {

@@ -25,9 +25,18 @@ public sealed class CliSurfaceTests
         var img = new ImgCli();
         img.Env["PATH"] = "/nonexistent";
         img.Env["TMPDIR"] = tmp;
+        img.Env["IMG_ISOLATION"] = "userns"; // no fallback to the proot rung
         var r = await img.TryAsync("ls");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("Error: cannot create a user namespace: unshare: failed to execute newuidmap", r.Stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+
+        // auto: the same refusal, said in one warning, and the command runs on the proot rung.
+        img.Env.Remove("IMG_ISOLATION");
+        var fallback = await img.TryAsync("ls");
+        Assert.Equal(0, fallback.ExitCode);
+        Assert.Contains("warning: cannot create a user namespace (cannot create a user namespace: unshare: failed to execute newuidmap", fallback.Stderr);
+        Assert.Contains("RUN steps run under proot", fallback.Stderr);
         Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
 
         img.Env.Remove("PATH");
@@ -41,6 +50,7 @@ public sealed class CliSurfaceTests
     {
         var img = new ImgCli();
         img.Env["TMPDIR"] = "/nonexistent/img-tmp";
+        img.Env["IMG_ISOLATION"] = "userns";
         Assert.Equal(0, (await img.TryAsync("ls")).ExitCode);
         img.Env["PATH"] = "/nonexistent";
         var r = await img.TryAsync("ls");

@@ -33,7 +33,7 @@ public sealed class ContainerfileTests
         await File.WriteAllTextAsync(Path.Combine(check, "Dockerfile"), $"""
             FROM {name}
             RUN getcap /usr/bin/newuidmap /usr/bin/newgidmap && test ! -u /usr/bin/newuidmap && test ! -u /usr/bin/newgidmap && echo no-setuid
-            RUN id && pwd && cat /etc/subuid /etc/subgid && for p in runc crun fuse-overlayfs; do command -v $p; done && img version && ls -ld .local/share/img
+            RUN id && pwd && cat /etc/subuid /etc/subgid && for p in runc crun fuse-overlayfs proot; do command -v $p; done && img version && ls -ld .local/share/img
             RUN IMG_NO_USERNS=1 img -s /tmp/store ls
 
             """);
@@ -48,6 +48,7 @@ public sealed class ContainerfileTests
         Assert.Contains("/usr/sbin/runc", c.Stderr);
         Assert.Contains("/usr/bin/crun", c.Stderr);
         Assert.Contains("/usr/bin/fuse-overlayfs", c.Stderr);
+        Assert.Contains("/usr/bin/proot", c.Stderr);
         Assert.Matches(@"compiler\s+: NativeAOT", c.Stderr);
         // The state directory is the user's (a volume mounted there starts out the user's), and the store opens:
         // img's SQLite library is in the image.

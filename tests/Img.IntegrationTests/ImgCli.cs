@@ -5,14 +5,18 @@ namespace Img.IntegrationTests;
 /// <summary>Runs the published img binary as the unprivileged test user, with its own state directory.</summary>
 public sealed class ImgCli
 {
-    public ImgCli(string? stateDir = null)
+    public ImgCli(string? stateDir = null, string? user = null)
     {
         if (!File.Exists(RepoPaths.ImgBinary))
             throw new InvalidOperationException($"{RepoPaths.ImgBinary} is missing: publish it first (tools/test.sh does: dotnet publish src/Img.Cli -c Release -o out)");
-        StateDir = stateDir ?? Path.Combine(TestUser.CreateOwnedTempDir("img-state"), "state");
+        User = user;
+        StateDir = stateDir ?? Path.Combine(TestUser.CreateOwnedTempDir("img-state", user), "state");
     }
 
     public string StateDir { get; }
+
+    /// <summary>The user img runs as: the test user unless named.</summary>
+    public string? User { get; }
 
     public Dictionary<string, string?> Env { get; } = new();
 
@@ -24,7 +28,7 @@ public sealed class ImgCli
 
     public Task<ProcessResult> RunRawAsync(IEnumerable<string> args, string? stdin = null, string? cwd = null, Stream? stdoutSink = null)
     {
-        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, args, Env);
+        var (file, wrapped) = TestUser.Wrap(RepoPaths.ImgBinary, args, Env, User);
         return ProcessRunner.RunAsync(file, wrapped, stdin, env: null, workingDirectory: cwd ?? Path.GetTempPath(), timeout: TimeSpan.FromMinutes(5), stdoutSink: stdoutSink);
     }
 

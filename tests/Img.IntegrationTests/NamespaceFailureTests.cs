@@ -19,7 +19,7 @@ public sealed class NamespaceFailureTests
         // unshare's newuidmap helpers) are used. The image command must end by itself, well inside the timeout.
         var script = $"echo 1 > /proc/sys/user/max_user_namespaces && (unshare -U sleep 60 & echo $! > {pidFile}) && sleep 0.3 && " +
                      $"{RepoPaths.ImgBinary} -s {state}/s ls; echo \"rc=$?\"; kill $(cat {pidFile})";
-        var (file, args) = TestUser.Wrap("unshare", ["-U", "-r", "sh", "-c", script], new Dictionary<string, string?> { ["USER"] = TestUser.Name });
+        var (file, args) = TestUser.Wrap("unshare", ["-U", "-r", "sh", "-c", script], new Dictionary<string, string?> { ["USER"] = TestUser.Name, ["IMG_ISOLATION"] = "userns" });
         var watch = Stopwatch.StartNew();
         var r = await ProcessRunner.RunAsync(file, args, timeout: TimeSpan.FromSeconds(60));
         watch.Stop();

@@ -10,15 +10,33 @@ public static class TestUser
 
     public static bool RunningAsRoot => Environment.UserName == "root" || GetEuid() == 0;
 
-    /// <summary>The command line prefix that runs a program as the test user.</summary>
-    public static (string File, List<string> Args) Wrap(string file, IEnumerable<string> args, IDictionary<string, string?>? env = null)
+    /// <summary>
+    /// The user tools/setup-machine.sh creates without subordinate ids (the test user's name + "nosub"), or null with
+    /// the reason when this machine has no such user or it has ranges.
+    /// </summary>
+    public static string? WithoutSubordinateIds(out string why)
+    {
+        var name = Name + "nosub";
+        why = "";
+        if (!RunningAsRoot) { why = "the tests do not run as root, so they cannot run img as another user"; return null; }
+        if (!File.ReadLines("/etc/passwd").Any(l => l.StartsWith(name + ":", StringComparison.Ordinal)))
+        { why = $"no user {name} (tools/setup-machine.sh creates it)"; return null; }
+        foreach (var file in new[] { "/etc/subuid", "/etc/subgid" })
+            if (File.Exists(file) && File.ReadLines(file).Any(l => l.StartsWith(name + ":", StringComparison.Ordinal)))
+            { why = $"{name} has a range in {file} (tools/setup-machine.sh removes it)"; return null; }
+        return name;
+    }
+
+    /// <summary>The command line prefix that runs a program as the test user (or <paramref name="user"/>).</summary>
+    public static (string File, List<string> Args) Wrap(string file, IEnumerable<string> args, IDictionary<string, string?>? env = null, string? user = null)
     {
         if (!RunningAsRoot) return (file, args.ToList());
+        var name = user ?? Name;
         // setpriv keeps the environment we pass, unlike su/runuser which reset it.
-        var wrapped = new List<string> { "--reuid", Name, "--regid", Name, "--init-groups", "--" , "env"};
-        wrapped.Add($"HOME={Home}");
-        wrapped.Add($"USER={Name}");
-        wrapped.Add($"LOGNAME={Name}");
+        var wrapped = new List<string> { "--reuid", name, "--regid", name, "--init-groups", "--" , "env"};
+        wrapped.Add($"HOME={Path.Combine("/home", name)}");
+        wrapped.Add($"USER={name}");
+        wrapped.Add($"LOGNAME={name}");
         if (env is not null)
             foreach (var (k, v) in env)
                 if (v is not null) wrapped.Add($"{k}={v}");
@@ -29,8 +47,8 @@ public static class TestUser
 
     public static string Home => RunningAsRoot ? Path.Combine("/home", Name) : Environment.GetEnvironmentVariable("HOME") ?? "/tmp";
 
-    /// <summary>A fresh directory the test user owns.</summary>
-    public static string CreateOwnedTempDir(string prefix)
+    /// <summary>A fresh directory the test user (or <paramref name="user"/>) owns.</summary>
+    public static string CreateOwnedTempDir(string prefix, string? user = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
@@ -38,7 +56,7 @@ public static class TestUser
         {
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                 UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            ProcessRunner.RunAsync("chown", [$"{Name}:{Name}", dir]).GetAwaiter().GetResult().EnsureSuccess("chown");
+            ProcessRunner.RunAsync("chown", [$"{user ?? Name}:{user ?? Name}", dir]).GetAwaiter().GetResult().EnsureSuccess("chown");
         }
         return dir;
     }

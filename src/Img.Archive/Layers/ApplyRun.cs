@@ -54,7 +54,9 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
             {
                 case TarEntryKind.Directory:
                     if (existing is not { IsDir: true }) Check(Native.MkdirAt(parentFd, name, 0b111_000_000 /* 0700 */), "mkdir", rel);
-                    var dirMode = SetOwner(parentFd, name, rel, h) ? h.Mode : h.Mode & ~SetIdBits;
+                    var dirMode = options.RecordOwners
+                        ? RecordOwner(parentFd, name, rel, h, Native.S_IFDIR)
+                        : SetOwner(parentFd, name, rel, h) ? h.Mode : h.Mode & ~SetIdBits;
                     SetXattrs(parentFd, name, rel, h);
                     // Mode and mtime after the contents; a repeated entry updates the first one's slot (parents stay before children).
                     if (_dirIndex.TryGetValue(rel, out var slot)) _dirs[slot] = (rel, dirMode, h.MtimeSec, h.MtimeNsec);
@@ -75,6 +77,15 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
                 case TarEntryKind.HardLink:
                     Link(parentFd, name, rel, h);
                     return; // a hard link shares its target's inode and metadata
+                case TarEntryKind.CharDevice or TarEntryKind.BlockDevice when options.RecordOwners:
+                    {
+                        // mknod needs privilege: an empty file whose record says which device it is.
+                        var fd = Native.OpenAt(parentFd, name, Native.O_WRONLY | Native.O_CREAT | Native.O_EXCL | Native.O_NOFOLLOW, 0b110_000_000);
+                        if (fd < 0) throw new NativeException("create", Path.Combine(root.Root, rel), -fd);
+                        Native.Close(fd);
+                        RecordOwner(parentFd, name, rel, h, h.Kind == TarEntryKind.CharDevice ? Native.S_IFCHR : Native.S_IFBLK);
+                        break;
+                    }
                 case TarEntryKind.CharDevice or TarEntryKind.BlockDevice or TarEntryKind.Fifo:
                     if (!MakeNode(parentFd, name, rel, h)) { _layerPaths.Remove(rel); return; }
                     var nodeOwnerKept = SetOwner(parentFd, name, rel, h);
@@ -112,8 +123,16 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
             }
             finally { ArrayPool<byte>.Shared.Return(buf); }
             // Content first, then owner, then mode: chown clears setuid/setgid, writes by the unprivileged clear them too.
-            var ownerKept = !SetsOwner || OwnerResult(Native.Fchown(fd, Owner(h).Uid, Owner(h).Gid), rel, h);
-            Check(Native.Fchmod(fd, ownerKept ? h.Mode : h.Mode & ~SetIdBits), "chmod", rel);
+            if (options.RecordOwners)
+            {
+                handle.Dispose();
+                RecordOwner(parentFd, name, rel, h, Native.S_IFREG);
+            }
+            else
+            {
+                var ownerKept = !SetsOwner || OwnerResult(Native.Fchown(fd, Owner(h).Uid, Owner(h).Gid), rel, h);
+                Check(Native.Fchmod(fd, ownerKept ? h.Mode : h.Mode & ~SetIdBits), "chmod", rel);
+            }
         }
         SetXattrs(parentFd, name, rel, h); // after chown, which drops security.capability
         return Task.CompletedTask;
@@ -231,9 +250,27 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
 
     private (uint Uid, uint Gid) Owner(TarHeader h) => options.Owner ?? ((uint)h.Uid, (uint)h.Gid);
 
+    /// <summary>
+    /// Records the entry's owner and mode (<see cref="ApplyOptions.RecordOwners"/>) and returns the permissions it keeps on
+    /// disk. One whose record cannot be kept and is not root's is named in a warning.
+    /// </summary>
+    private uint RecordOwner(int parentFd, string name, string rel, TarHeader h, uint type)
+    {
+        var (uid, gid) = Owner(h);
+        var record = new OwnerRecord(uid, gid, type | h.Mode, h.DevMajor, h.DevMinor);
+        if (!OwnerRecord.Write(Native.FdPath(parentFd, name), record) && (uid != 0 || gid != 0))
+            Warn($"owner {uid}:{gid} of {rel} cannot be recorded here (no user namespace, and its directory cannot hold its record: name too long or xattr space full): it is 0:0 in the image");
+        return OwnerRecord.DiskPermissions(h.Mode, type == Native.S_IFDIR);
+    }
+
     /// <summary>Sets the entry's owner; false when it was skipped (then its setuid/setgid bits must go too).</summary>
     private bool SetOwner(int parentFd, string name, string rel, TarHeader h)
     {
+        if (options.RecordOwners)
+        {
+            RecordOwner(parentFd, name, rel, h, h.Kind == TarEntryKind.Symlink ? Native.S_IFLNK : Native.S_IFIFO);
+            return true;
+        }
         if (!SetsOwner) return true;
         var (uid, gid) = Owner(h);
         return OwnerResult(Native.LchownAt(parentFd, name, uid, gid), rel, h);
@@ -262,6 +299,7 @@ internal sealed class ApplyRun(RootedDirectory root, ApplyOptions options, Cance
         var path = Native.FdPath(parentFd, name);
         foreach (var (key, value) in h.Xattrs)
         {
+            if (key == OwnerRecord.Xattr) continue; // img's own bookkeeping, never taken from a layer
             var r = Native.SetXattr(path, key, value);
             if (r == 0) continue;
             if (r is -Native.EPERM or -Native.EOPNOTSUPP or -Native.EACCES)

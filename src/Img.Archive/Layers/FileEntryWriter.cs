@@ -78,6 +78,24 @@ internal sealed class FileEntryWriter(WriteOptions options)
             h.DevMajor = st.RdevMajor;
             h.DevMinor = st.RdevMinor;
         }
+        if (options.OwnersRecorded && OwnerRecord.Read(fullPath) is { } record)
+        {
+            h.Uid = record.Uid;
+            h.Gid = record.Gid;
+            h.Mode = record.PermissionsFor(st.Permissions, kind == TarEntryKind.Directory);
+            if (kind == TarEntryKind.File && record.IsDevice && st.Size == 0)
+            {
+                h.Kind = record.Type == Native.S_IFCHR ? TarEntryKind.CharDevice : TarEntryKind.BlockDevice;
+                h.DevMajor = record.DevMajor;
+                h.DevMinor = record.DevMinor;
+            }
+        }
+        else if (options.OwnersRecorded)
+        {
+            // No record: made by a step running as proot's fake root (on disk every file is the user's).
+            h.Uid = 0;
+            h.Gid = 0;
+        }
         if (options.IncludeXattrs)
             foreach (var x in Native.ListXattrs(fullPath))
                 if (!IsPrivateXattr(x) && Native.GetXattr(fullPath, x) is { } value)
@@ -90,7 +108,9 @@ internal sealed class FileEntryWriter(WriteOptions options)
         name.StartsWith("trusted.overlay.", StringComparison.Ordinal) ||
         name.StartsWith("user.overlay.", StringComparison.Ordinal) ||
         name.StartsWith("user.fuseoverlayfs.", StringComparison.Ordinal) ||
-        name == "security.selinux";
+        name == "security.selinux" ||
+        name == OwnerRecord.Xattr ||
+        name.StartsWith(OwnerRecord.ChildXattrPrefix, StringComparison.Ordinal);
 
     /// <summary>A whiteout entry: an empty regular file ".wh.NAME" (mtime 0, as containerd writes them).</summary>
     public static TarHeader Whiteout(string parent, string baseName) => new()

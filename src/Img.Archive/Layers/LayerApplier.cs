@@ -50,6 +50,12 @@ public sealed record ApplyOptions
     /// </summary>
     public bool SkipUnmappedOwnership { get; init; } = true;
 
+    /// <summary>
+    /// Owners (and device nodes) are recorded in each file's <see cref="OwnerRecord"/> instead of set on disk, for a user
+    /// who can give files no other owner (no user namespace). Directories and files stay writable by that user.
+    /// </summary>
+    public bool RecordOwners { get; init; }
+
     /// <summary>When mknod of a device is refused (EPERM in a user namespace), skip it with a warning (default) instead of failing.</summary>
     public bool SkipForbiddenDevices { get; init; } = true;
 

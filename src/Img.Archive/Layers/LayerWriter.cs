@@ -85,4 +85,9 @@ public sealed record WriteOptions
     public bool IncludeXattrs { get; init; } = true;
     /// <summary>Compression level and threads.</summary>
     public CompressionOptions? Compression { get; init; }
+    /// <summary>
+    /// Owners are img's records (<see cref="OwnerRecord"/>), not the disk's: a file without a record is root's, as a
+    /// step running as fake root made it (every file on disk belongs to the user running img).
+    /// </summary>
+    public bool OwnersRecorded { get; init; }
 }

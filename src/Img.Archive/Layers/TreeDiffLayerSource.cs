@@ -102,7 +102,8 @@ public sealed class TreeDiffLayerSource(string lowerDir, string upperDir, WriteO
     private static bool SameMetadata(string lowerFull, string upperFull, FileStat l, FileStat u, FileEntryWriter files) =>
         l.Mode == u.Mode && l.Uid == u.Uid && l.Gid == u.Gid &&
         l.RdevMajor == u.RdevMajor && l.RdevMinor == u.RdevMinor &&
-        (!files.Options.IncludeXattrs || SameXattrs(lowerFull, upperFull));
+        (!files.Options.IncludeXattrs || SameXattrs(lowerFull, upperFull)) &&
+        (!files.Options.OwnersRecorded || OwnerRecord.Read(lowerFull) == OwnerRecord.Read(upperFull));
 
     private static bool SameFile(string lowerFull, string upperFull, FileStat l, FileStat u, FileEntryWriter files)
     {

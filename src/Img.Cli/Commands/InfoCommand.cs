@@ -33,7 +33,7 @@ public sealed class InfoCommand : Command
         Line(o, "subgid", subgid?.ToString() ?? "none");
         Line(o, "container", facts.InContainer ? "yes" : "no sign of one");
         if (!root && (subuid is null || subgid is null))
-            fixes.Add($"subordinate ids (chown and package managers in RUN need them): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}" +
+            fixes.Add($"subordinate ids (for the user-namespace rung: a faster RUN than proot's, overlay snapshots): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {name}" +
                       " (in an image: a line such as `" + name + ":100000:65536` in /etc/subuid and /etc/subgid)");
 
         o.WriteLine("user namespace:");
@@ -59,7 +59,11 @@ public sealed class InfoCommand : Command
         }
 
         o.WriteLine("RUN isolation:");
-        var usable = root || refusal is null;
+        var rung = Rung(root, refusal, out var rungError);
+        Line(o, "rung", rung is null ? $"none ({rungError})" : rung.Mode == IsolationMode.Proot ? $"proot, no namespace ({rung.Why})" : "user namespace + OCI runtime");
+        if (rung is not null) Line(o, "cost", rung.Cost);
+        if (rung is null && Isolation.ProotBinary is null) fixes.Add("builds without a user namespace (RUN under proot): apt-get install proot");
+        var usable = (root || refusal is null) && rung?.Mode != IsolationMode.Proot;
         if (usable)
         {
             var sandbox = ProcessSandbox.Probe(newUserNamespace: !root);
@@ -70,6 +74,7 @@ public sealed class InfoCommand : Command
                 fixes.Add("PID isolation for RUN (a fresh /proc): docker run --security-opt systempaths=unconfined (or --privileged); " +
                           "Kubernetes: securityContext.procMount: Unmasked (with hostUsers: false) or securityContext.privileged: true");
         }
+        else if (rung?.Mode == IsolationMode.Proot) Line(o, "pid namespace", "no (proot: RUN shares img's PID namespace)");
         else Line(o, "pid namespace", "unknown (no user namespace)");
 
         o.WriteLine("snapshots:");
@@ -87,6 +92,7 @@ public sealed class InfoCommand : Command
                           "container's own overlay root (docker run -v img-state:/home/user/.local/share/img; Kubernetes: an emptyDir), " +
                           "or apt-get install fuse-overlayfs and give the container /dev/fuse (docker run --device /dev/fuse)");
         }
+        else if (rung?.Mode == IsolationMode.Proot) Line(o, "auto", "native (nothing can be mounted on this rung)");
         else Line(o, "auto", "unknown (no user namespace)");
         Line(o, "/dev/fuse", FuseDevice());
         Line(o, "state", context.StateDir);
@@ -112,6 +118,22 @@ public sealed class InfoCommand : Command
             foreach (var f in fixes) o.WriteLine($" - {f}");
         }
         return Task.FromResult(0);
+    }
+
+    /// <summary>The rung an image command would use here, decided as <see cref="UserNamespace"/> does, without entering anything.</summary>
+    private static Isolation? Rung(bool root, string? refusal, out string? error)
+    {
+        error = null;
+        try
+        {
+            if (Isolation.DecideBeforeNamespace(root) is { } decided) return decided;
+            if (root || refusal is null) return new Isolation(IsolationMode.Namespaces, root ? "root with CAP_SYS_ADMIN" : "a user namespace");
+            if (Isolation.Requested() == "auto" && Isolation.ProotBinary is not null)
+                return new Isolation(IsolationMode.Proot, "cannot create a user namespace");
+            error = "no user namespace and no proot";
+        }
+        catch (UserNamespaceException e) { error = e.Message; }
+        return null;
     }
 
     private static void Line(TextWriter o, string key, string value) => o.WriteLine($" {key,-14} : {value}");

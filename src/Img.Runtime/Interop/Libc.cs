@@ -22,6 +22,7 @@ internal static partial class Libc
     public static partial int Lchown(string path, int uid, int gid);
 
     public const int PR_SET_PDEATHSIG = 1;
+    public const int PR_SET_DUMPABLE = 4;
     public const int PR_SET_CHILD_SUBREAPER = 36;
 
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]

@@ -58,6 +58,16 @@ public static class UserNamespace
     /// <exception cref="UserNamespaceException">The machine cannot provide the namespace.</exception>
     public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken cancellationToken)
     {
+        if (Isolation.Current.WithoutMounts) return null; // decided earlier in this process
+        if (Environment.GetEnvironmentVariable(DisableVariable) != "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable))
+            && Isolation.DecideBeforeNamespace(HostEuid == 0) is { } decided)
+        {
+            if (decided.RecordsOwners)
+                warnings?.WriteLine($"warning: {decided.Why}: RUN steps run under proot and img records file owners itself " +
+                    "(for the user-namespace rung add a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`)");
+            Isolation.Use(decided);
+            return null;
+        }
         if (!NeedsReexec) return FollowParent() ? null : 128 + Libc.SIGINT;
         var command = BuildReexecCommand(program, args);
         if (command.Warning is not null) warnings?.WriteLine(command.Warning);
@@ -68,14 +78,15 @@ public static class UserNamespace
         // holding its stderr open. As their subreaper img inherits them and ends them (Orphans.KillAll).
         _ = Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         // No place for a mark (TMPDIR missing or read-only): probe first, as the mark would have told after.
-        if (mark is null) await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
         try
         {
+            if (mark is null && await FallBackAsync(command, warnings, cancellationToken).ConfigureAwait(false)) return null;
             var code = await RunChildAsync(command, mark, cancellationToken).ConfigureAwait(false);
             if (code != 0 && mark is not null && File.Exists(mark))
             {
                 Orphans.KillAll();
-                await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+                // The child never ran: nothing was done yet, so the command can run here without a namespace.
+                if (await FallBackAsync(command, warnings, cancellationToken).ConfigureAwait(false)) return null;
             }
             return code;
         }
@@ -237,6 +248,26 @@ public static class UserNamespace
             throw new UserNamespaceException("unprivileged user namespaces are disabled: enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1");
         if (ReadSysctl("/proc/sys/user/max_user_namespaces") == "0")
             throw new UserNamespaceException("user namespaces are disabled: enable unprivileged user namespaces: sysctl user.max_user_namespaces=15000");
+    }
+
+    /// <summary>
+    /// Probes the namespace; when the kernel refuses it and the isolation is <c>auto</c> with proot installed, says so
+    /// in one line and makes this process use the namespace-less rung (true). Otherwise the refusal is the error.
+    /// </summary>
+    private static async Task<bool> FallBackAsync(ReexecCommand command, TextWriter? warnings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        catch (UserNamespaceException e) when (Isolation.Requested() == "auto" && Isolation.ProotBinary is not null)
+        {
+            var why = "cannot create a user namespace (" + e.Message + ")";
+            warnings?.WriteLine($"warning: {why}: RUN steps run under proot and img records file owners itself");
+            Isolation.Use(new Isolation(IsolationMode.Proot, why));
+            return true;
+        }
     }
 
     /// <summary>Runs the same unshare with <c>true</c> so a refusal becomes one actionable line, not a failed command.</summary>

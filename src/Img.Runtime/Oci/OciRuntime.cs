@@ -16,7 +16,7 @@ namespace Img.Runtime.Oci;
 /// no cgroups, no network namespace unless <see cref="RunSpec.Network"/> asks for none (host network), no user namespace of its own (the caller is
 /// already root in one), docker's default capabilities, masked and read-only /proc paths.
 /// </summary>
-public sealed class OciRuntime
+public sealed class OciRuntime : IStepExecutor
 {
     private static readonly string[] DefaultCapabilities =
     [
@@ -45,6 +45,9 @@ public sealed class OciRuntime
 
     /// <summary>The runtime binary in use.</summary>
     public RuntimeInfo Runtime { get; }
+
+    /// <inheritdoc/>
+    public string Describe => Runtime.Name;
 
     /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
     public Action<string>? Log { get; init; }
@@ -262,7 +265,7 @@ public sealed class OciRuntime
 
     private Task RuntimeCommandAsync(IReadOnlyList<string> args) => RunQuietlyAsync(Runtime.Path, [.. GlobalArgs(), .. args]);
 
-    private static List<string> BuildEnv(IReadOnlyList<string> env, ExecUser user)
+    internal static List<string> BuildEnv(IReadOnlyList<string> env, ExecUser user)
     {
         var result = env.ToList();
         if (!result.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal))) result.Insert(0, DefaultPath);
@@ -351,7 +354,7 @@ public sealed class OciRuntime
                         break;
                     }
                 case CacheMount c:
-                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(c, work, n, cleanup, cancellationToken).ConfigureAwait(false),
+                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(CacheMountsDir, c, work, n, cleanup, true, cancellationToken).ConfigureAwait(false),
                         ["rbind", c.ReadOnly ? "ro" : "rw"]));
                     break;
                 case TmpfsMount t:
@@ -394,17 +397,22 @@ public sealed class OciRuntime
         }
     }
 
-    private async Task<string> CacheDirAsync(CacheMount c, string bundle, int n, List<Action> cleanup, CancellationToken cancellationToken)
+    /// <summary>
+    /// The directory a cache mount binds: shared, locked (held until <paramref name="cleanup"/> runs) or a private copy.
+    /// <paramref name="setOwner"/> false leaves directories to the user running img (no namespace to chown in).
+    /// </summary>
+    internal static async Task<string> CacheDirAsync(string cacheMountsDir, CacheMount c, string bundle, int n, List<Action> cleanup, bool setOwner,
+        CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(CacheMountsDir);
+        Directory.CreateDirectory(cacheMountsDir);
         var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.StorageKey)))[..32];
-        var dir = Path.Combine(CacheMountsDir, name);
+        var dir = Path.Combine(cacheMountsDir, name);
         if (!Directory.Exists(dir))
         {
             var tmp = dir + ".new-" + Environment.ProcessId;
             Directory.CreateDirectory(tmp);
             File.SetUnixFileMode(tmp, c.Mode);
-            if (Libc.Lchown(tmp, (int)c.Uid, (int)c.Gid) != 0)
+            if (setOwner && Libc.Lchown(tmp, (int)c.Uid, (int)c.Gid) != 0)
                 throw new IOException($"cannot chown cache mount {c.Id} to {c.Uid}:{c.Gid}: {Libc.LastError()}");
             try { Directory.Move(tmp, dir); }
             catch (IOException) when (Directory.Exists(dir)) { Directory.Delete(tmp); } // another build created it first
@@ -422,7 +430,7 @@ public sealed class OciRuntime
                     var copy = Path.Combine(bundle, $"cache-{n}");
                     Directory.CreateDirectory(copy);
                     File.SetUnixFileMode(copy, File.GetUnixFileMode(dir));
-                    if (Libc.Lchown(copy, (int)c.Uid, (int)c.Gid) != 0)
+                    if (setOwner && Libc.Lchown(copy, (int)c.Uid, (int)c.Gid) != 0)
                         throw new IOException($"cannot chown cache mount {c.Id}: {Libc.LastError()}");
                     await TreeCopier.CopyAsync(dir, copy, cancellationToken).ConfigureAwait(false);
                     return copy;

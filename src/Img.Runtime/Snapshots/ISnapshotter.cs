@@ -58,6 +58,16 @@ public interface ISnapshotter
     /// <summary>The overlay upper directory (whiteouts as 0:0 char devices, opaque dirs by xattr) or null for <c>native</c>.</summary>
     string? UpperDir(string key);
 
+    /// <summary>
+    /// Makes the snapshot usable as a tree and returns its path: mounted on <paramref name="mountDir"/> (an existing
+    /// directory), or, where nothing may be mounted (<see cref="Namespaces.Isolation.WithoutMounts"/>), the native
+    /// backend's own directory. Undo with <see cref="Detach"/>.
+    /// </summary>
+    string Attach(string key, string mountDir);
+
+    /// <summary>Undoes <see cref="Attach"/> (<paramref name="path"/> is what it returned).</summary>
+    void Detach(string path);
+
     /// <summary>Mounts the snapshot on <paramref name="target"/> (an existing directory).</summary>
     void Mount(string key, string target) => Mounter.MountAll(Mounts(key), target);
 

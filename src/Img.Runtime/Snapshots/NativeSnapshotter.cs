@@ -21,6 +21,23 @@ public sealed class NativeSnapshotter(string root) : SnapshotterBase(root)
             ? TreeCopier.CopyAsync(FsDirOf(chain[0]), FsDirOf(info), cancellationToken)
             : Task.CompletedTask;
 
+    /// <summary>
+    /// Without mounts (no namespace, no CAP_SYS_ADMIN) a snapshot is used where it lies: an active one is its own
+    /// directory, a view is its parent's (nothing keeps a view read-only there; img only reads views).
+    /// </summary>
+    public override string Attach(string key, string mountDir)
+    {
+        if (!Namespaces.Isolation.Current.WithoutMounts) return base.Attach(key, mountDir);
+        var info = Table.Get(key);
+        return info.Kind == SnapshotKind.View && info.Parent is { } parent ? FsDir(parent) : FsDirOf(info);
+    }
+
+    /// <inheritdoc/>
+    public override void Detach(string path)
+    {
+        if (!Namespaces.Isolation.Current.WithoutMounts) base.Detach(path);
+    }
+
     private protected override IReadOnlyList<Mount> MountsFor(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain) => info.Kind switch
     {
         SnapshotKind.Active => [new Mount("bind", FsDirOf(info), ["rbind", "rw"])],

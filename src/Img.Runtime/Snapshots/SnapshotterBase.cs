@@ -140,6 +140,16 @@ public abstract class SnapshotterBase : ISnapshotter
     /// <inheritdoc/>
     public abstract string? UpperDir(string key);
 
+    /// <inheritdoc/>
+    public virtual string Attach(string key, string mountDir)
+    {
+        Mounter.MountAll(Mounts(key), mountDir);
+        return mountDir;
+    }
+
+    /// <inheritdoc/>
+    public virtual void Detach(string path) => Mounter.Unmount(path);
+
     /// <summary>Creates backend-specific directories beside <c>fs</c> (e.g. the overlay workdir).</summary>
     private protected virtual void CreateLayout(SnapshotInfo info) { }
 
