@@ -80,7 +80,7 @@ cleanup() {
   local p
   for p in "${registry_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   stop_dockerd
-  if [ "$keep" = 0 ]; then rm -rf --one-file-system "$work"; else echo "work directory kept: $work"; fi
+  if [ "$keep" = 0 ]; then rm -rf --one-file-system "$work"; else rm -rf --one-file-system "$trash"; echo "work directory kept: $work"; fi
 }
 trap cleanup EXIT
 user_cmd_init
@@ -131,12 +131,25 @@ set_pull() { # set_pull TOOL STATE REF
   esac
 }
 
-fresh() { # fresh CASE TOOL RUN: a new empty state directory for one cold run (docker: an emptied daemon)
-  local d="$work/st/$1-$2-$3"
-  if [ "$2" = docker ]; then docker_reset; echo "$d"; return; fi
-  rm -rf "$d"; user_dir "$d"; echo "$d"
+# Deleted states are kept in a trash directory until the bench ends. ext4 will not hand out an inode freed in the
+# last minute or so: it reads an inode table block for each candidate (recently_deleted) instead, and right after
+# a state of 20,000 files was deleted, the next build's file creations spent most of their time there (a cold
+# build of the 20,000-file case took 3-6 times as long in system time). Only the states of the big-data cases,
+# which hold few files, are deleted at once (drop_now), so the disk does not fill.
+trash="$work/trash"
+# fresh CASE TOOL RUN: sets $state to a new empty state directory for one cold run (docker: a daemon with no
+# images or cache). Not called in $(...): a restarted dockerd must be known to this shell.
+fresh() {
+  state="$work/st/$1-$2-$3"
+  if [ "$2" = docker ]; then
+    case "$1" in c|g|j*) docker_reset prune ;; *) docker_reset fresh "$trash" ;; esac
+    return
+  fi
+  [ -e "$state" ] && drop "$state"
+  user_dir "$state"
 }
-drop() { rm -rf "$1"; }
+drop() { [ -e "$1" ] || return 0; mkdir -p "$trash"; mv "$1" "$trash/$(date +%s%N)"; }
+drop_now() { rm -rf "$1"; }
 
 # tools_in_order RUN: the selected tools, rotated by one per run, so each goes first in turn and noise
 # on the shared machine hits all alike.
@@ -171,7 +184,7 @@ echo "== base images (offline), pushed to the registries for every tool"
 user_dir "$work/ctx/busybox" "$work/ctx/empty"
 cp /bin/busybox "$work/ctx/busybox/busybox"
 chown -R "$user:" "$work/ctx"
-seed=$(fresh seed img 0)
+fresh seed img 0; seed=$state
 bb="$registry/bench/busybox:1"
 tls_bb="$tls_registry/bench/busybox:1"
 { set_build img "$seed" "$bb" "$here/cases/busybox-base.Dockerfile" "$work/ctx/busybox" && as_user "${cmd[@]}" \
@@ -218,10 +231,10 @@ cold_build() { # cold_build CASE DOCKERFILE CONTEXT BUILD-ARGS...: fresh state p
   local r t st
   for r in $(run_ids); do
     for t in $(tools_in_order "$r" "${case_tools:-$tools}"); do
-      st=$(fresh "$c" "$t" "$r")
+      fresh "$c" "$t" "$r"; st=$state
       set_build "$t" "$st" "bench/$c-$t:$r" "$df" "$ctx" "$@"
       measure "$c" "$t" "$r" "${cmd[@]}" || true
-      drop "$st"
+      case "$c" in j*) drop_now "$st" ;; *) drop "$st" ;; esac
     done
   done
 }
@@ -250,7 +263,7 @@ if want c || want g; then
   echo "== (c) ${big_mb} MiB layer: build, then push"
   for r in $(run_ids); do
     for t in $(tools_in_order "$r"); do
-      st=$(fresh c "$t" "$r")
+      fresh c "$t" "$r"; st=$state
       ref="$registry/bench/big-$t-$r:1"
       set_build "$t" "$st" "$ref" "$here/cases/c-big-layer.Dockerfile" "$work/ctx/empty" \
         --build-arg "BASE=$bb" --build-arg "MB=$big_mb"
@@ -258,7 +271,7 @@ if want c || want g; then
         set_push "$t" "$st" "$ref"
         if measure c-push "$t" "$r" "${cmd[@]}" && [ "$t" = img ]; then pulled=$ref; fi
       fi
-      drop "$st"
+      drop_now "$st"
     done
   done
 fi
@@ -277,7 +290,7 @@ warm_rebuilds() {
   local r t
   declare -A warm
   for t in $tools; do
-    warm[$t]=$(fresh "warm-$c" "$t" 0)
+    fresh "warm-$c" "$t" 0; warm[$t]=$state
     set_build "$t" "${warm[$t]}" "bench/$c-$t:warm" "$df" "$ctx" "$@"
     measure "$c-warm" "$t" 0 "${cmd[@]}" || true
   done
@@ -306,10 +319,10 @@ if want g; then
   if [ -n "$pulled" ]; then
     for r in $(run_ids); do
       for t in $(tools_in_order "$r"); do
-        st=$(fresh g "$t" "$r")
+        fresh g "$t" "$r"; st=$state
         set_pull "$t" "$st" "$pulled"
         measure g "$t" "$r" "${cmd[@]}" || true
-        drop "$st"
+        drop_now "$st"
       done
     done
   else
@@ -359,7 +372,7 @@ if want m; then
   echo "== (m) $parallel builds of different small contexts at once on one state, against one build alone"
   for r in $(run_ids); do
     for t in $(tools_in_order "$r"); do
-      st=$(fresh m "$t" "$r")
+      fresh m "$t" "$r"; st=$state
       set_pull "$t" "$st" "$bb"
       measure m-pull "$t" "$r" "${cmd[@]}" || true
       set_build "$t" "$st" "bench/m0-$t:$r" "$here/cases/a-copy-context.Dockerfile" "$work/ctx/m0" --build-arg "BASE=$bb"
@@ -398,12 +411,12 @@ fi
 
 if want c; then
   echo "== memory: img with a ${bigger_mb} MiB layer (twice (c))"
-  st=$(fresh mem img 1)
+  fresh mem img 1; st=$state
   ref="$registry/bench/bigger-img:1"
   set_build img "$st" "$ref" "$here/cases/c-big-layer.Dockerfile" "$work/ctx/empty" \
     --build-arg "BASE=$bb" --build-arg "MB=$bigger_mb"
   if measure c2-build img 1 "${cmd[@]}"; then set_push img "$st" "$ref"; measure c2-push img 1 "${cmd[@]}" || true; fi
-  drop "$st"
+  drop_now "$st"
 fi
 
 echo "== results"

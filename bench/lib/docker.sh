@@ -11,7 +11,7 @@ docker_cli() { "${docker_cmd[@]}" "$@"; }
 # 108 bytes); the data root on the same disk as the other tools' states.
 start_dockerd() {
   local data=$1 bundle=${2:-}
-  dockerd_data=$data
+  dockerd_data=$data dockerd_bundle=$bundle
   dockerd_dir=$(mktemp -d /tmp/img-bench-dockerd.XXXXXX)
   dockerd_sock="$dockerd_dir/sock"
   docker_cmd=(env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin HOME=/root DOCKER_BUILDKIT=1
@@ -27,10 +27,19 @@ start_dockerd() {
   return 1
 }
 
-# docker_reset: an empty daemon (no images, no build cache): the cold state of the BuildKit peer.
+# docker_reset prune | fresh TRASH: a daemon with no images and no build cache, the cold state of the BuildKit
+# peer. "prune" empties the running daemon (for states of few, big files); "fresh" restarts it on a new data root
+# and moves the old one to TRASH, so no mass deletion slows the next build's file creation (see drop in run.sh).
 docker_reset() {
-  docker_cli system prune -af >/dev/null 2>&1 || true
-  docker_cli builder prune -af >/dev/null 2>&1 || true
+  if [ "$1" = prune ]; then
+    docker_cli system prune -af >/dev/null 2>&1 || true
+    docker_cli builder prune -af >/dev/null 2>&1 || true
+    return
+  fi
+  local old=$dockerd_data bundle=$dockerd_bundle
+  stop_dockerd
+  mkdir -p "$2" && mv "$old" "$2/docker-$(date +%s%N)"
+  start_dockerd "$old" "$bundle"
 }
 
 stop_dockerd() {
