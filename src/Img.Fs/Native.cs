@@ -371,9 +371,11 @@ public static partial class Native
     public static unsafe List<string> ListXattrs(string path)
     {
         var size = 1024;
+        // Called for every file a layer holds: the usual short list is read into the stack, not a new array each time.
+        Span<byte> first = stackalloc byte[1024];
         while (true)
         {
-            var buf = new byte[size];
+            var buf = size == first.Length ? first : new byte[size];
             fixed (byte* p = buf)
             {
                 var n = llistxattr_(path, p, (nuint)buf.Length);
@@ -389,7 +391,7 @@ public static partial class Native
                 for (var i = 0; i < n; i++)
                 {
                     if (buf[i] != 0) continue;
-                    if (i > start) names.Add(Encoding.UTF8.GetString(buf, start, i - start));
+                    if (i > start) names.Add(Encoding.UTF8.GetString(buf[start..i]));
                     start = i + 1;
                 }
                 names.Sort(StringComparer.Ordinal);
