@@ -10,20 +10,34 @@ user_cmd_init() {
     XDG_RUNTIME_DIR="$work/xdg" BUILDAH_ISOLATION=chroot TMPDIR="$work/tmp")
 }
 
+# set_prefix TOOL: the array $prefix a tool's commands run under: the unprivileged user for img, buildah and the
+# host rows; root's docker CLI against the private daemon ($docker_cmd, bench/lib/docker.sh) for docker. With
+# raw=1 set, nothing: the command (a script of several tools' commands) carries its own prefixes.
+set_prefix() {
+  if [ "${raw:-0}" = 1 ]; then prefix=()
+  elif [ "$1" = docker ]; then prefix=("${docker_cmd[@]}")
+  else prefix=("${user_cmd[@]}"); fi
+}
+
 # user_dir DIR...: creates directories owned by the bench user.
 user_dir() { mkdir -p "$@" && chown "$user:" "$@"; }
 
 # measure CASE TOOL RUN CMD...: runs CMD as the bench user under a timeout and /usr/bin/time,
-# appends "case,tool,run,seconds,peak_kib,user_s,sys_s,status" to $csv. Output goes to a per-call log;
+# appends "case,tool,run,seconds,peak_kib,user_s,sys_s,status,load1" to $csv (load1: the 1-minute load average
+# just before the command, to read each timing against the noise of the shared machine). Output goes to a per-call log;
 # on failure the log's tail is kept for the report. Returns CMD's status.
 measure() {
   local c=$1 t=$2 r=$3; shift 3
   local log="$work/logs/$c.$t.$r.log" tf="$work/logs/$c.$t.$r.time" rc=0 secs kib usr sys status=ok
+  local -a prefix
+  set_prefix "$t"
+  local load1
   # No pending writeback at the start: the tools alternate, and a tool's first fsync would otherwise wait
   # for the dirty pages the other tool (or the previous state's deletion) left behind.
   sync
+  load1=$(cut -d' ' -f1 /proc/loadavg)
   /usr/bin/time -f '%e %M %U %S' -o "$tf" timeout -k 10 "$timeout_s" \
-    "${user_cmd[@]}" "$@" >"$log" 2>&1 || rc=$?
+    "${prefix[@]}" "$@" >"$log" 2>&1 || rc=$?
   read -r secs kib usr sys < <(grep -E '^[0-9.]+ [0-9]+ [0-9.]+ [0-9.]+$' "$tf" | tail -1)
   if [ "$rc" != 0 ]; then
     status=FAIL
@@ -33,15 +47,17 @@ measure() {
   else
     printf '   %-10s %-8s run %s: %6.2f s  %7d KiB\n' "$c" "$t" "$r" "$secs" "$kib" >&2
   fi
-  echo "$c,$t,$r,${secs:-},${kib:-},${usr:-},${sys:-},$status" >> "$csv"
+  echo "$c,$t,$r,${secs:-},${kib:-},${usr:-},${sys:-},$status,$load1" >> "$csv"
   return "$rc"
 }
 
-# start_registry DIR: a docker-registry on a free loopback port; sets $registry and $registry_pid.
+# start_registry DIR [CERT KEY [ADDRESS]]: a docker-registry on a free port of ADDRESS (default 127.0.0.1), plain
+# HTTP, or TLS with CERT and KEY; sets $registry (address:port) and $registry_pid, and adds the pid to $registry_pids.
 start_registry() {
-  local dir=$1 port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local dir=$1 cert=${2:-} key=${3:-} address=${4:-127.0.0.1} port scheme=http tls=""
+  port=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$address")
   mkdir -p "$dir/data"
+  if [ -n "$cert" ]; then scheme=https tls=$(printf '\n  tls:\n    certificate: %s\n    key: %s' "$cert" "$key"); fi
   cat > "$dir/config.yml" <<YML
 version: 0.1
 storage:
@@ -50,19 +66,35 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:$port
+  addr: $address:$port$tls
 log:
   level: error
 YML
   /usr/bin/docker-registry serve "$dir/config.yml" > "$dir/registry.log" 2>&1 &
   registry_pid=$!
-  registry="127.0.0.1:$port"
+  registry_pids+=("$registry_pid")
+  registry="$address:$port"
   local _
   for _ in $(seq 100); do
-    curl -fs "http://$registry/v2/" >/dev/null 2>&1 && return 0
+    curl -fs ${cert:+--cacert "$tls_ca"} "$scheme://$registry/v2/" >/dev/null 2>&1 && return 0
     kill -0 "$registry_pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "docker-registry did not start: $(tail -3 "$dir/registry.log")" >&2
   return 1
+}
+
+# make_tls_ca DIR ADDRESS: a self-signed CA ($DIR/ca.crt, also $tls_ca) and a server certificate for ADDRESS
+# signed by it ($DIR/server.crt, $DIR/server.key), as a private registry's operator would make them.
+make_tls_ca() {
+  local d=$1 address=$2
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=img bench CA" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$address" -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$address" > "$d/ext.cnf"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/ext.cnf" -out "$d/server.crt" >/dev/null 2>&1
+  chmod 644 "$d"/*.crt "$d/server.key"
+  tls_ca="$d/ca.crt"
 }

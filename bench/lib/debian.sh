@@ -21,6 +21,10 @@ apt_mirror() {
 debian_rootfs_tar() {
   local cache=$1 tar="$1/debian-bookworm-minbase.tar" mirror dir
   if [ -s "$tar" ]; then echo "$tar"; return 0; fi
+  # The integration tests cache the same tarball (minbase bookworm, no /dev nodes).
+  if [ -s /var/tmp/img-test-cache/debian-bookworm-minbase.tar ]; then
+    cp /var/tmp/img-test-cache/debian-bookworm-minbase.tar "$tar.tmp" && mv "$tar.tmp" "$tar" && { echo "$tar"; return 0; }
+  fi
   mirror=$(apt_mirror)
   if ! timeout 20 curl -fsS -o /dev/null "$mirror/dists/bookworm/Release" 2>"$cache/debootstrap.err"; then
     echo "debootstrap: mirror $mirror unreachable: $(tail -1 "$cache/debootstrap.err")" >&2

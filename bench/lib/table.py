@@ -1,25 +1,35 @@
-"""Medians table and bar checks from bench/run.sh's CSV.
+"""Medians table, ratios to the best peer and bar checks from bench/run.sh's CSV.
 
-Usage: table.py RESULTS.csv FILES STAGE_MIB BIG_MIB BIGGER_MIB
-Run 0 is the warm-up and is left out; a case where every run of a tool failed shows FAIL.
+Usage: table.py RESULTS.csv FILES STAGE_MIB BIG_MIB BIGGER_MIB MANY FILE_MIB SMALL_FILE_MIB CHAIN PARALLEL
+Run 0 is the warm-up and is left out; a case where every run of a tool failed shows FAIL. The peers are every
+tool but img (buildah, docker); each row's ratio is img over the fastest peer of that row.
 """
 import csv
 import statistics
 import sys
 from collections import defaultdict
 
-path, files, stage_mb, big_mb, bigger_mb = sys.argv[1], *sys.argv[2:6]
+path = sys.argv[1]
+files, stage_mb, big_mb, bigger_mb, many, file_mb, small_file_mb, chain, parallel = sys.argv[2:11]
 secs = defaultdict(dict)    # (case, tool) -> run -> seconds
 peak = defaultdict(dict)    # (case, tool) -> run -> KiB
 cpu = defaultdict(dict)     # (case, tool) -> run -> (user+sys)/wall
+loads = defaultdict(list)   # case -> 1-minute load averages before its timed runs
 failed = set()
+tools_seen = []
 with open(path) as f:
     for row in csv.DictReader(f):
         key, run = (row["case"], row["tool"]), int(row["run"])
+        if row["tool"] not in tools_seen and row["tool"] != "host":
+            tools_seen.append(row["tool"])
         if run < 1:
             continue
+        if row.get("load1"):
+            loads[row["case"]].append(float(row["load1"]))
         if row["status"] != "ok":
             failed.add(key)
+            continue
+        if not row["seconds"]:
             continue
         s = float(row["seconds"])
         secs[key][run] = s
@@ -27,6 +37,9 @@ with open(path) as f:
             peak[key][run] = int(row["peak_kib"])
         if row["user_s"] and s > 0:
             cpu[key][run] = (float(row["user_s"]) + float(row["sys_s"])) / s
+
+tools = [t for t in ("img", "buildah", "docker") if t in tools_seen]
+peers = [t for t in tools if t != "img"]
 
 
 def median(d):
@@ -41,34 +54,52 @@ def summed(case_names, tool):
 
 rows = [
     ("a", f"(a) cold COPY {files} files + RUN", ["a"]),
+    ("i", f"(i) cold COPY {int(many):,} files + RUN", ["i"]),
     ("b", f"(b) 3 parallel stages ({stage_mb} MiB hash + sleep 2)", ["b"]),
-    ("c", f"(c) {big_mb} MiB layer: build + push", ["c-build", "c-push"]),
+    ("c", f"(c) {big_mb} MiB RUN layer: build + push", ["c-build", "c-push"]),
     ("c-push", f"(c) {big_mb} MiB layer: push alone", ["c-push"]),
     ("d", "(d) Debian + apt-get install jq", ["d"]),
     ("e", "(e) no-op rebuild of (a)", ["e"]),
     ("f", "(f) rebuild of (a), one file changed", ["f"]),
     ("g", f"(g) pull {big_mb} MiB image, empty state", ["g"]),
-    ("h", "(h) version (start-up)", ["h"]),
+    ("h", "(h) version (start-up; docker: client)", ["h"]),
+    ("j", f"(j) cold COPY one {file_mb} MiB file", ["j"]),
+    ("k", f"(k) cold {chain}-stage COPY --from chain", ["k"]),
+    ("l", "(l) no-op rebuild, base on TLS registry", ["l"]),
+    ("m-one", "(m) one small build, base stored", ["m-one"]),
+    ("m-ten", f"(m) {parallel} such builds at once, total", ["m-ten"]),
+    ("n1", "(n) cold FROM + 1 RUN true", ["n1"]),
+    ("n10", "(n) cold FROM + 10 RUN true", ["n10"]),
 ]
 results = {}
 
 
 def cell(v, key_cases, tool):
     if v is not None:
-        return f"{v:8.3f}"
+        return f"{v:9.3f}"
     if any((c, tool) in failed for c in key_cases):
-        return "    FAIL"
-    return "       -"
+        return "     FAIL"
+    return "        -"
+
+
+def load_text(parts):
+    ls = [x for c in parts for x in loads.get(c, [])]
+    return f"{min(ls):.1f}-{max(ls):.1f}" if ls else ""
 
 
 print()
-print(f"{'case':<46} {'img s':>8} {'buildah s':>10} {'img/buildah':>12}")
-print("-" * 79)
+head = f"{'case':<44}" + "".join(f" {t + ' s':>9}" for t in tools) + f" {'img/best':>9} {'best peer':>10} {'load':>9}"
+print(head)
+print("-" * len(head))
 for key, label, parts in rows:
-    i, b = summed(parts, "img"), summed(parts, "buildah")
-    results[key] = (i, b)
-    ratio = f"{i / b:12.2f}" if i is not None and b else f"{'-':>12}"
-    print(f"{label:<46} {cell(i, parts, 'img')} {cell(b, parts, 'buildah'):>10} {ratio}")
+    values = {t: summed(parts, t) for t in tools}
+    if all(v is None for v in values.values()) and not any((c, t) in failed for c in parts for t in tools):
+        continue
+    best = min(((values[t], t) for t in peers if values[t]), default=None)
+    results[key] = (values, best)
+    ratio = f"{values['img'] / best[0]:9.2f}" if best and values.get("img") is not None else f"{'-':>9}"
+    print(f"{label:<44}" + "".join(f" {cell(values[t], parts, t)}" for t in tools)
+          + f" {ratio} {best[1] if best else '-':>10} {load_text(parts):>9}")
 
 
 def mib(key):
@@ -77,13 +108,30 @@ def mib(key):
 
 
 print()
-print("peak memory (max RSS of the tool's process tree, /usr/bin/time %M), median")
-print(f"{'':<46} {'img':>11} {'buildah':>11}")
+print("peak memory (max RSS of one process of the tool's tree, /usr/bin/time %M), median; docker's work is")
+print("done in its daemon, outside the measured command, so it has no column")
+mem_tools = [t for t in tools if t != "docker"]
+print(f"{'':<44}" + "".join(f" {t:>11}" for t in mem_tools))
 for key, label in [("c-build", f"(c) build, {big_mb} MiB layer"), ("c-push", f"(c) push, {big_mb} MiB layer"),
-                   ("g", f"(g) pull, {big_mb} MiB image")]:
-    print(f"{label:<46} {mib((key, 'img')):>11} {mib((key, 'buildah')):>11}")
-for key, label in [("c2-build", f"(c) build, {bigger_mb} MiB layer"), ("c2-push", f"(c) push, {bigger_mb} MiB layer")]:
-    print(f"{label:<46} {mib((key, 'img')):>11}")
+                   ("g", f"(g) pull, {big_mb} MiB image"), ("c2-build", f"(c) build, {bigger_mb} MiB layer"),
+                   ("c2-push", f"(c) push, {bigger_mb} MiB layer"), ("j-small", f"(j) COPY one {small_file_mb} MiB file"),
+                   ("j", f"(j) COPY one {file_mb} MiB file"), ("a", f"(a) COPY {files} files"),
+                   ("i", f"(i) COPY {int(many):,} files")]:
+    if any(peak[(key, t)] for t in mem_tools):
+        print(f"{label:<44}" + "".join(f" {mib((key, t)):>11}" for t in mem_tools))
+
+curve = sorted({int(c.split("-")[1]) for c, _ in secs if c.startswith("curve-")})
+if curve:
+    print()
+    print("file-count curve: cold COPY of N files in 200 dirs + RUN, median time (s) and img's peak memory")
+    ctools = [t for t in tools if any(secs[(f"curve-{n}", t)] for n in curve)]
+    print(f"{'files':>8}" + "".join(f" {t + ' s':>9}" for t in ctools) + f" {'img MiB':>9} {'img s/1k':>9}")
+    for n in curve:
+        c = f"curve-{n}"
+        times = "".join(f" {median(secs[(c, t)]) or float('nan'):9.3f}" for t in ctools)
+        pk = median(peak[(c, "img")])
+        it = median(secs[(c, "img")])
+        print(f"{n:>8}{times} {pk / 1024 if pk else float('nan'):9.1f} {1000 * it / n if it else float('nan'):9.3f}")
 
 print()
 print("bars")
@@ -94,14 +142,45 @@ def bar(ok, text):
 
 
 for key, label, _ in rows:
-    i, b = results[key]
-    if i is not None and b:
-        bar(i / b <= 1.0, f"{label}: img/buildah {i / b:.2f} <= 1.0")
-i = results["e"][0]
-if i is not None:
+    if key not in results:
+        continue
+    values, best = results[key]
+    i = values.get("img")
+    if i is not None and best:
+        bar(i / best[0] <= 1.0, f"{label}: img/{best[1]} {i / best[0]:.2f} <= 1.0")
+
+
+def img_vs(key, peer):
+    if key in results and results[key][0].get("img") is not None and results[key][0].get(peer):
+        return results[key][0]["img"], results[key][0][peer]
+    return None
+
+
+if (v := img_vs("i", "docker")):
+    bar(v[0] <= 0.8 * v[1], f"(i) {int(many):,}-file COPY: img {v[0]:.2f} s <= 0.8 x BuildKit {v[1]:.2f} s (x{v[0] / v[1]:.2f})")
+if (v := img_vs("d", "docker")):
+    bar(v[0] <= 0.95 * v[1], f"(d) apt: img {v[0]:.2f} s <= 0.95 x BuildKit {v[1]:.2f} s (x{v[0] / v[1]:.2f})")
+if "l" in results and results["l"][0].get("img") is not None:
+    i = results["l"][0]["img"]
+    bar(i <= 0.10, f"(l) no-op rebuild, TLS base: img {i:.3f} s <= 0.10 s")
+if "e" in results and results["e"][0].get("img") is not None:
+    i = results["e"][0]["img"]
     bar(i < 0.25, f"(e) no-op rebuild {i:.3f} s < 0.25 s")
+for t in tools:
+    one, ten = summed(["m-one"], t), summed(["m-ten"], t)
+    slow = median(secs[("m-slowest", t)])
+    if one and ten:
+        text = f"(m) {t}: {parallel} at once {ten:.2f} s (slowest {slow:.2f} s) vs one {one:.2f} s: x{ten / one:.2f}"
+        if t == "img":
+            bar(ten <= 4 * one, text + " <= x4")
+        else:
+            print(f"  [info] {text}")
+for t in tools:
+    one, ten = summed(["n1"], t), summed(["n10"], t)
+    if one and ten:
+        print(f"  [info] (n) {t}: per trivial RUN step {(ten - one) / 9 * 1000:.0f} ms ((10 steps - 1 step) / 9)")
 stage = median(secs[("b-stage", "host")])
-i = results["b"][0]
+i = results.get("b", ({}, None))[0].get("img")
 if i is not None and stage:
     bar(i <= 1.2 * stage, f"(b) {i:.2f} s within 20% of one stage's own time {stage:.2f} s (limit {1.2 * stage:.2f} s)")
 three = median(secs[("b-stages", "host")])
@@ -114,7 +193,13 @@ for key, label in [(("c-build", "img"), "(c) build"), (("c-push", "img"), "(c) p
     v = median(peak[key])
     if v is not None:
         bar(v < 150 * 1024, f"{label} peak memory {v / 1024:.1f} MiB < 150 MiB")
-for small, big, label in [("c-build", "c2-build", "build"), ("c-push", "c2-push", "push")]:
+for small, big, label, limit in [("c-build", "c2-build", f"(c) build {big_mb} -> {bigger_mb} MiB layer", 1.15),
+                                 ("c-push", "c2-push", f"(c) push {big_mb} -> {bigger_mb} MiB layer", 1.15),
+                                 ("j-small", "j", f"(j) COPY {small_file_mb} -> {file_mb} MiB file", 1.10)]:
     a, b = median(peak[(small, "img")]), median(peak[(big, "img")])
     if a and b:
-        bar(b <= a * 1.15, f"(c) {label} memory flat: {bigger_mb} MiB layer {b / 1024:.1f} MiB vs {big_mb} MiB {a / 1024:.1f} MiB (x{b / a:.2f}, limit x1.15)")
+        bar(b <= a * limit, f"{label}: img memory {a / 1024:.1f} -> {b / 1024:.1f} MiB (x{b / a:.2f}, limit x{limit:.2f})")
+if len(curve) >= 2:
+    a, b = median(peak[(f"curve-{curve[0]}", "img")]), median(peak[(f"curve-{curve[-1]}", "img")])
+    if a and b:
+        bar(b <= a * 1.10, f"curve {curve[0]} -> {curve[-1]} files: img memory {a / 1024:.1f} -> {b / 1024:.1f} MiB (x{b / a:.2f}, limit x1.10)")

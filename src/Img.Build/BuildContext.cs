@@ -77,24 +77,23 @@ public sealed class BuildContext
     /// A digest of exactly the files under <paramref name="relativePaths"/> that are not ignored: names, types, modes,
     /// link targets and contents. Changing any other context file leaves it unchanged.
     /// </summary>
-    public async Task<Digest> DigestAsync(IEnumerable<string> relativePaths, CancellationToken ct)
+    public Task<Digest> DigestAsync(IEnumerable<string> relativePaths, CancellationToken ct)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var lines = new DigestLines(hash, _stats, ct);
         foreach (var rel in relativePaths)
-            await AddAsync(hash, rel, HostPath(rel), ct).ConfigureAwait(false);
-        return Digest.FromSha256(hash.GetHashAndReset());
+            Add(lines, rel, HostPath(rel), ct);
+        lines.Flush();
+        return Task.FromResult(Digest.FromSha256(hash.GetHashAndReset()));
     }
 
     // Below a resolved directory every child is its host directory's child: the walk enters real directories only.
-    private async Task AddAsync(IncrementalHash hash, string rel, string host, CancellationToken ct)
+    private void Add(DigestLines lines, string rel, string host, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         var st = Posix.TryLstat(host);
         if (st is not { } s) return;
-        var line = new StringBuilder().Append(rel).Append('\0').Append(s.Mode).Append('\0');
-        if (s.IsSymlink) line.Append(new FileInfo(host).LinkTarget);
-        else if (s.IsRegular) line.Append((await _stats.DigestAsync(host, s, ct).ConfigureAwait(false)).ToString());
-        line.Append('\n');
-        hash.AppendData(Encoding.UTF8.GetBytes(line.ToString()));
+        lines.Add(rel, host, s);
         if (!s.IsDirectory) return;
         if (rel.Length > 0 && Ignore.CanSkipDir(rel)) return;
         var children = System.IO.Directory.EnumerateFileSystemEntries(host).Select(Path.GetFileName).ToList();
@@ -105,7 +104,48 @@ public sealed class BuildContext
             // An excluded directory is still walked when a later `!pattern` may re-include something below it.
             var childHost = Path.Combine(host, name!);
             if (IsExcluded(childRel) && (!Ignore.Matcher.HasExclusions || Posix.TryLstat(childHost) is not { IsDirectory: true })) continue;
-            await AddAsync(hash, childRel, childHost, ct).ConfigureAwait(false);
+            Add(lines, childRel, childHost, ct);
+        }
+    }
+
+    /// <summary>
+    /// The lines of a context digest (path, mode, and a file's content digest or a link's target), hashed in walk
+    /// order. Files are read and hashed on every core a batch at a time: a context of many small files is bound by
+    /// open/read/close per file, not by the hash; a bounded batch keeps memory flat however many files there are.
+    /// </summary>
+    private sealed class DigestLines(IncrementalHash hash, StatCache stats, CancellationToken ct)
+    {
+        private const int BatchSize = 256;
+        private readonly List<(string Rel, string Host, FileStat Stat)> _batch = new(BatchSize);
+        private readonly string?[] _digests = new string?[BatchSize];
+
+        public void Add(string rel, string host, FileStat stat)
+        {
+            _batch.Add((rel, host, stat));
+            if (_batch.Count == BatchSize) Flush();
+        }
+
+        public void Flush()
+        {
+            if (_batch.Count == 0) return;
+            var files = 0;
+            foreach (var e in _batch) if (e.Stat.IsRegular) files++;
+            var options = new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = files > 8 ? Environment.ProcessorCount : 1 };
+            Parallel.For(0, _batch.Count, options, i =>
+            {
+                var (_, host, st) = _batch[i];
+                _digests[i] = st.IsRegular ? stats.DigestAsync(host, st, ct).GetAwaiter().GetResult().ToString()
+                    : st.IsSymlink ? new FileInfo(host).LinkTarget : null;
+            });
+            var line = new StringBuilder();
+            for (var i = 0; i < _batch.Count; i++)
+            {
+                var (rel, _, st) = _batch[i];
+                line.Clear().Append(rel).Append('\0').Append(st.Mode).Append('\0').Append(_digests[i]).Append('\n');
+                hash.AppendData(Encoding.UTF8.GetBytes(line.ToString()));
+                _digests[i] = null;
+            }
+            _batch.Clear();
         }
     }
 }

@@ -26,13 +26,14 @@ public static class FileCopier
     {
         var st = Posix.LstatMeant(source);
         var links = new HardLinks();
+        var route = new CopyRoute();
         if (st.IsDirectory)
         {
-            EnsureDirectory(destination, st, options, applyToExisting: false);
-            CopyChildren(source, sourceRelative, destination, options, links);
+            var created = EnsureDirectory(destination, st, options, applyToExisting: false);
+            CopyChildren(source, sourceRelative, destination, created, options, links, route);
             return;
         }
-        CopyEntry(source, st, destination, options, links);
+        CopyEntry(source, st, destination, fresh: false, options, links, route);
     }
 
     /// <summary>Where the first copy of each multiply-linked source file went, by (device, inode).</summary>
@@ -58,7 +59,8 @@ public static class FileCopier
         return RootPath.Resolve(root, dir);
     }
 
-    private static void CopyChildren(string sourceDir, string sourceRelative, string destDir, CopyOptions options, HardLinks links)
+    /// <param name="fresh">destDir was created by this copy: nothing in it can be in the way, so no entry is looked up first.</param>
+    private static void CopyChildren(string sourceDir, string sourceRelative, string destDir, bool fresh, CopyOptions options, HardLinks links, CopyRoute route)
     {
         var names = Directory.EnumerateFileSystemEntries(sourceDir).Select(Path.GetFileName).ToList();
         names.Sort(StringComparer.Ordinal);
@@ -74,31 +76,33 @@ public static class FileCopier
                 // An excluded directory is entered only if something below it could be re-included.
                 if (!include && !Directory.EnumerateFileSystemEntries(src, "*", SearchOption.AllDirectories)
                         .Any(p => options.Include!(rel + "/" + Path.GetRelativePath(src, p).Replace('\\', '/')))) continue;
-                EnsureDirectory(dst, st, options, applyToExisting: true);
-                CopyChildren(src, rel, dst, options, links);
+                var created = EnsureDirectory(dst, st, options, applyToExisting: true, fresh);
+                CopyChildren(src, rel, dst, created, options, links, route);
             }
             else if (include)
             {
-                CopyEntry(src, st, dst, options, links);
+                CopyEntry(src, st, dst, fresh, options, links, route);
             }
         }
     }
 
-    private static void EnsureDirectory(string dest, FileStat source, CopyOptions options, bool applyToExisting)
+    /// <summary>Makes <paramref name="dest"/> a directory with the source's mode, owner and mtime; true when it did not exist.</summary>
+    private static bool EnsureDirectory(string dest, FileStat source, CopyOptions options, bool applyToExisting, bool parentFresh = false)
     {
-        var existing = Posix.TryLstat(dest);
-        if (existing is { IsDirectory: true } && !applyToExisting) return;
+        var existing = parentFresh ? null : Posix.TryLstat(dest);
+        if (existing is { IsDirectory: true } && !applyToExisting) return false;
         if (existing is not null && !existing.Value.IsDirectory) File.Delete(dest);
         if (existing is not { IsDirectory: true }) Directory.CreateDirectory(dest);
         File.SetUnixFileMode(dest, (UnixFileMode)Mode(source, options, isDirectory: true));
         var (uid, gid) = Owner(source, options);
         Posix.Lchown(dest, uid, gid);
         Directory.SetLastWriteTimeUtc(dest, DateTimeOffset.FromUnixTimeMilliseconds(source.MtimeNs / 1_000_000).UtcDateTime);
+        return existing is not { IsDirectory: true };
     }
 
-    private static void CopyEntry(string src, FileStat st, string dest, CopyOptions options, HardLinks links)
+    private static void CopyEntry(string src, FileStat st, string dest, bool fresh, CopyOptions options, HardLinks links, CopyRoute route)
     {
-        var existing = Posix.TryLstat(dest);
+        var existing = fresh ? null : Posix.TryLstat(dest);
         if (existing is { IsDirectory: true }) Img.Fs.FileTree.RemoveTree(dest);
         else if (existing is not null) File.Delete(dest);
         if (st.IsRegular && st.Links > 1)
@@ -117,8 +121,15 @@ public static class FileCopier
             Posix.Lchown(dest, uid, gid);
             return;
         }
-        if (st.IsRegular) FileContents.Copy(src, dest, (long)st.Size); // plain open(2): no flock per file, as File.Copy takes
-        else File.WriteAllBytes(dest, []); // a socket or fifo in the context becomes an empty file, as docker does
+        if (st.IsRegular)
+        {
+            // Plain open(2) (no flock per file, as File.Copy takes); owner, mode and mtime set on the open descriptor.
+            // Times are whole milliseconds, as for directories.
+            FileContents.Copy(src, dest, (long)st.Size, route,
+                new FileMetadata(uid, gid, Mode(st, options, isDirectory: false), st.MtimeNs / 1_000_000 * 1_000_000));
+            return;
+        }
+        File.WriteAllBytes(dest, []); // a socket or fifo in the context becomes an empty file, as docker does
         File.SetUnixFileMode(dest, (UnixFileMode)Mode(st, options, isDirectory: false));
         Posix.Lchown(dest, uid, gid);
         // lchown clears setuid/setgid bits; put the requested mode back.

@@ -24,11 +24,13 @@ public static partial class Native
 
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EINTR = 4;
     public const int EIO = 5;
     public const int EBADF = 9;
     public const int EACCES = 13;
     public const int EEXIST = 17;
     public const int EXDEV = 18;
+    public const int ENOTTY = 25;
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;
     public const int EINVAL = 22;
@@ -369,9 +371,11 @@ public static partial class Native
     public static unsafe List<string> ListXattrs(string path)
     {
         var size = 1024;
+        // Called for every file a layer holds: the usual short list is read into the stack, not a new array each time.
+        Span<byte> first = stackalloc byte[1024];
         while (true)
         {
-            var buf = new byte[size];
+            var buf = size == first.Length ? first : new byte[size];
             fixed (byte* p = buf)
             {
                 var n = llistxattr_(path, p, (nuint)buf.Length);
@@ -387,7 +391,7 @@ public static partial class Native
                 for (var i = 0; i < n; i++)
                 {
                     if (buf[i] != 0) continue;
-                    if (i > start) names.Add(Encoding.UTF8.GetString(buf, start, i - start));
+                    if (i > start) names.Add(Encoding.UTF8.GetString(buf[start..i]));
                     start = i + 1;
                 }
                 names.Sort(StringComparer.Ordinal);
@@ -397,6 +401,51 @@ public static partial class Native
     }
 
     public static int Ficlone(int dstFd, int srcFd) => ioctl_(dstFd, FICLONE, srcFd) == 0 ? 0 : -Errno;
+
+    /// <summary>Sets the mtime of the file open as <paramref name="fd"/>, leaving atime (futimens).</summary>
+    public static unsafe int Futimens(int fd, long sec, long nsec)
+    {
+        long* t = stackalloc long[4];
+        t[0] = 0; t[1] = UTIME_OMIT;
+        t[2] = sec; t[3] = nsec;
+        return futimens_(fd, t) == 0 ? 0 : -Errno;
+    }
+
+    [LibraryImport("libc", EntryPoint = "futimens", SetLastError = true)]
+    private static unsafe partial int futimens_(int fd, long* times);
+
+    /// <summary>pread(2) straight on the descriptor: no lseek to learn whether it can seek, as RandomAccess does per handle.</summary>
+    public static unsafe long Pread(int fd, Span<byte> buffer, long offset)
+    {
+        fixed (byte* p = buffer) return pread_(fd, p, (nuint)buffer.Length, offset) is var n && n >= 0 ? n : -Errno;
+    }
+
+    /// <summary>pwrite(2) of all of <paramref name="buffer"/> at <paramref name="offset"/>; returns 0 or -errno.</summary>
+    public static unsafe int PwriteAll(int fd, ReadOnlySpan<byte> buffer, long offset)
+    {
+        fixed (byte* p = buffer)
+        {
+            var done = 0;
+            while (done < buffer.Length)
+            {
+                var n = pwrite_(fd, p + done, (nuint)(buffer.Length - done), offset + done);
+                if (n < 0)
+                {
+                    var e = Errno;
+                    if (e == EINTR) continue;
+                    return -e;
+                }
+                done += (int)n;
+            }
+            return 0;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static unsafe partial nint pread_(int fd, byte* buf, nuint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
+    private static unsafe partial nint pwrite_(int fd, byte* buf, nuint count, long offset);
 
     public static unsafe long CopyFileRange(int fdIn, int fdOut, long len) =>
         copy_file_range_(fdIn, null, fdOut, null, (nuint)Math.Min(len, 1L << 30), 0) is var n && n >= 0 ? n : -Errno;

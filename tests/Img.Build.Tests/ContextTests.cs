@@ -133,4 +133,30 @@ public sealed class ContextTests : IDisposable
         Assert.NotEqual(d1, await new BuildContext(_dir, DockerIgnore.Empty, third).DigestAsync([""], default));
         Assert.Equal(1, third.Hashed);
     }
+
+    [Fact]
+    public async Task AContextOfManyFilesHashedInParallelBatchesDigestsInWalkOrder()
+    {
+        // 700 files over 7 directories: three batches, files hashed on every core, lines joined in walk order.
+        for (int i = 0; i < 700; i++) Write($"d{i / 100}/f{i % 100:D3}", "content " + i);
+        File.CreateSymbolicLink(Path.Combine(_dir, "d6/link"), "f001");
+        var d1 = await Open().DigestAsync([""], default);
+        Assert.Equal(d1, await Open().DigestAsync([""], default));
+        // The same context read through a warm stat cache (no file read again) digests the same.
+        var file = Path.Combine(_state, "warm");
+        var warm = StatCache.Load(file);
+        Assert.Equal(d1, await new BuildContext(_dir, DockerIgnore.Empty, warm).DigestAsync([""], default));
+        warm.Save();
+        Assert.Equal(d1, await new BuildContext(_dir, DockerIgnore.Empty, StatCache.Load(file)).DigestAsync([""], default));
+
+        // Swapping two files' contents keeps the multiset of file digests: only walk order tells them apart.
+        File.Move(Path.Combine(_dir, "d5/f010"), Path.Combine(_dir, "swap"));
+        File.Move(Path.Combine(_dir, "d5/f020"), Path.Combine(_dir, "d5/f010"));
+        File.Move(Path.Combine(_dir, "swap"), Path.Combine(_dir, "d5/f020"));
+        var swapped = await Open().DigestAsync(["d0", "d1", "d2", "d3", "d4", "d5", "d6"], default);
+        Assert.NotEqual(await Open().DigestAsync(["d0", "d1", "d2", "d3", "d4", "d6", "d5"], default), swapped);
+        Assert.NotEqual(d1, await Open().DigestAsync([""], default));
+        File.SetUnixFileMode(Path.Combine(_dir, "d6/f099"), (UnixFileMode)0b111_101_101);
+        Assert.NotEqual(swapped, await Open().DigestAsync(["d0", "d1", "d2", "d3", "d4", "d5", "d6"], default));
+    }
 }

@@ -11,20 +11,23 @@ namespace Img.Archive.Layers;
 public sealed class FileReadStream : ForwardReadStream
 {
     private readonly SafeFileHandle _handle;
+    private readonly string _path;
     private long _offset;
 
-    private FileReadStream(SafeFileHandle handle) => _handle = handle;
+    private FileReadStream(SafeFileHandle handle, string path) => (_handle, _path) = (handle, path);
 
     /// <summary>Opens <paramref name="path"/> for reading.</summary>
     /// <exception cref="IOException">It cannot be opened (missing, a symlink, no permission).</exception>
     public static FileReadStream Open(string path) =>
-        new(new SafeFileHandle(Native.OpenAtOrThrow(Native.AT_FDCWD, path, Native.O_RDONLY | Native.O_NOFOLLOW, 0, path), ownsHandle: true));
+        new(new SafeFileHandle(Native.OpenAtOrThrow(Native.AT_FDCWD, path, Native.O_RDONLY | Native.O_NOFOLLOW, 0, path), ownsHandle: true), path);
 
     public override int Read(Span<byte> buffer)
     {
-        var n = RandomAccess.Read(_handle, buffer, _offset);
+        // pread on the descriptor itself: RandomAccess first asks each new handle whether it can seek (an lseek per file).
+        var n = Native.Pread((int)_handle.DangerousGetHandle(), buffer, _offset);
+        if (n < 0) throw new NativeException("read", _path, (int)-n);
         _offset += n;
-        return n;
+        return (int)n;
     }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)

@@ -31,14 +31,21 @@ public sealed class OverlayUpperLayerSource(string upperDir, WriteOptions? optio
             var full = Path.Combine(dir, name);
             var entry = FileEntryWriter.Join(rel, name);
             if (Native.Lstat(full) is not { } st) continue;
-            if (st.IsWhiteoutDevice || (st.IsRegular && st.Size == 0 && HasOverlayXattr(full, "whiteout")))
+            if (st.IsWhiteoutDevice)
             {
                 await tar.WriteEntryAsync(FileEntryWriter.Whiteout(rel, name), null, ct).ConfigureAwait(false);
                 continue;
             }
-            if (HasOverlayXattr(full, "redirect"))
+            // One listxattr tells whether any overlay xattr is there at all (almost never): not a getxattr per name.
+            var overlay = OverlayXattrs(full);
+            if (st.IsRegular && st.Size == 0 && HasOverlayXattr(overlay, "whiteout"))
+            {
+                await tar.WriteEntryAsync(FileEntryWriter.Whiteout(rel, name), null, ct).ConfigureAwait(false);
+                continue;
+            }
+            if (HasOverlayXattr(overlay, "redirect"))
                 throw new LayerFormatException($"{full} is a renamed directory (overlay redirect_dir); mount overlay with redirect_dir=off to take diffs from the upper dir");
-            if (st.IsRegular && HasOverlayXattr(full, "metacopy"))
+            if (st.IsRegular && HasOverlayXattr(overlay, "metacopy"))
                 throw new LayerFormatException($"{full} is a metadata-only copy-up (overlay metacopy); mount overlay with metacopy=off to take diffs from the upper dir");
             await files.WriteAsync(tar, full, entry, st, ct).ConfigureAwait(false);
             if (!st.IsDir) continue;
@@ -55,10 +62,14 @@ public sealed class OverlayUpperLayerSource(string upperDir, WriteOptions? optio
         return false;
     }
 
-    private static bool HasOverlayXattr(string path, string name)
+    /// <summary>The overlay-private xattr names on <paramref name="path"/> (trusted.* only shows to whoever could read it).</summary>
+    private static List<string> OverlayXattrs(string path)
     {
-        foreach (var ns in Namespaces)
-            if (Native.GetXattr(path, ns + name) is not null) return true;
-        return false;
+        var names = Native.ListXattrs(path);
+        names.RemoveAll(n => !Namespaces.Any(ns => n.StartsWith(ns, StringComparison.Ordinal)));
+        return names;
     }
+
+    private static bool HasOverlayXattr(List<string> overlay, string name) =>
+        overlay.Count > 0 && Namespaces.Any(ns => overlay.Contains(ns + name, StringComparer.Ordinal));
 }

@@ -39,6 +39,7 @@ public static class TreeCopy
         private readonly List<string> _warnings = [];
         private readonly List<(string Path, FileStat St)> _dirs = [];
         private long _files, _bytes, _reflinked, _cfr, _streamed;
+        private readonly CopyRoute _route = new();
 
         public TreeCopyResult Run(string src, string dst)
         {
@@ -112,7 +113,7 @@ public static class TreeCopy
         {
             _files++;
             _bytes += st.Size;
-            switch (FileContents.Copy(s, d, st.Size))
+            switch (FileContents.Copy(s, d, st.Size, _route))
             {
                 case FileContents.How.Reflink: _reflinked++; break;
                 case FileContents.How.CopyFileRange: _cfr++; break;

@@ -172,6 +172,31 @@ public sealed class BuildFlagsTests(ImgBuildFixture img)
     }
 
     [Fact]
+    public async Task StoredBaseFromATlsRegistryNeedsNeitherTheRegistryNorItsCa()
+    {
+        var registry = await RegistryServer.StartAsync(RegistryShape.Tls);
+        await registry.SeedImageAsync("flags/tls-base", fileContent: "over tls\n");
+        var ctx = img.NewContext($"FROM {registry.HostPort}/flags/tls-base:latest\nCOPY busybox /busybox\n");
+        // The CA in a file the test user can read, trusted the way a user trusts a private registry's CA.
+        var ca = Path.Combine(img.TempDir("img-build-e2e-ca"), "ca.crt");
+        File.Copy(registry.CaCertificatePath!, ca);
+        File.SetUnixFileMode(ca, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var trust = new Dictionary<string, string?> { ["SSL_CERT_FILE"] = ca };
+        (await img.ImgAsync(ctx, null, ["build", "--no-console", "-o", "type=local,dest=first", "."], env: trust)).EnsureSuccess("first build over TLS");
+        Assert.Equal("over tls\n", File.ReadAllText(Path.Combine(ctx, "first/hello.txt")));
+
+        // Registry down and CA gone: a build without --pull makes no handshake, so it needs neither.
+        await registry.DisposeAsync();
+        File.Delete(ca);
+        var cached = await img.ImgAsync(ctx, null, ["build", "--no-console", "-o", "type=local,dest=cached", "."], env: trust);
+        cached.EnsureSuccess("build without --pull, TLS registry down, CA file gone");
+        Assert.Equal("over tls\n", File.ReadAllText(Path.Combine(ctx, "cached/hello.txt")));
+        var pull = await img.ImgAsync(ctx, null, ["build", "--no-console", "--pull", "-o", "type=local,dest=never", "."], env: trust);
+        Assert.Equal(1, pull.ExitCode);
+        Assert.Contains($"Error: failed to solve: {registry.HostPort}/flags/tls-base:latest:", pull.Stderr);
+    }
+
+    [Fact]
     public async Task SecretsFromTheEnvironmentInEveryForm()
     {
         var ctx = img.NewContext("""
