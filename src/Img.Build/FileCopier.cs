@@ -125,8 +125,11 @@ public static class FileCopier
         {
             // Plain open(2) (no flock per file, as File.Copy takes); owner, mode and mtime set on the open descriptor.
             // Times are whole milliseconds, as for directories.
+            // Where img records owners (no user namespace), the record is written instead of a chown the kernel refuses.
+            var recorded = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners;
             FileContents.Copy(src, dest, (long)st.Size, route,
-                new FileMetadata(uid, gid, Mode(st, options, isDirectory: false), st.MtimeNs / 1_000_000 * 1_000_000));
+                new FileMetadata(Mode(st, options, isDirectory: false), st.MtimeNs / 1_000_000 * 1_000_000) { Owner = recorded ? null : (uid, gid) });
+            if (recorded) Posix.Lchown(dest, uid, gid);
             return;
         }
         File.WriteAllBytes(dest, []); // a socket or fifo in the context becomes an empty file, as docker does

@@ -86,7 +86,7 @@ public sealed class FileCopierTests : IDisposable
             File.WriteAllText(Path.Combine(other, "small"), "small\n");
             var route = new CopyRoute();
             var how = FileContents.Copy(Path.Combine(other, "big"), Path.Combine(_dst, "big"), big.Length, route,
-                new FileMetadata(0, 0, 0b110_100_100, 1_600_000_000_123_000_000));
+                new FileMetadata(0b110_100_100, 1_600_000_000_123_000_000) { Owner = (0, 0) });
             Assert.False(route.Reflink);
             Assert.Equal(big, File.ReadAllBytes(Path.Combine(_dst, "big")));
             Assert.NotEqual(FileContents.How.Reflink, how);

@@ -94,13 +94,21 @@ public sealed class CopyRoute
 }
 
 /// <summary>Owner, permission bits and mtime for a new file, set through its descriptor: owner first, since a chown
-/// clears setuid and setgid bits the mode may ask for.</summary>
-public readonly record struct FileMetadata(uint Uid, uint Gid, uint Mode, long MtimeNs)
+/// clears setuid and setgid bits the mode may ask for. No <see cref="Owner"/>: the file keeps the creator's (where img
+/// records owners instead of setting them).</summary>
+public readonly record struct FileMetadata(uint Mode, long MtimeNs)
 {
+    /// <summary>The owner to give the file, or null to leave it the creator's.</summary>
+    public (uint Uid, uint Gid)? Owner { get; init; }
+
     internal void Apply(int fd, string display)
     {
-        var rc = Native.Fchown(fd, Uid, Gid);
-        if (rc < 0) throw new NativeException($"chown {Uid}:{Gid}", display, -rc);
+        int rc;
+        if (Owner is var (uid, gid))
+        {
+            rc = Native.Fchown(fd, uid, gid);
+            if (rc < 0) throw new NativeException($"chown {uid}:{gid}", display, -rc);
+        }
         rc = Native.Fchmod(fd, Mode);
         if (rc < 0) throw new NativeException("chmod", display, -rc);
         rc = Native.Futimens(fd, MtimeNs / 1_000_000_000, MtimeNs % 1_000_000_000);
