@@ -101,7 +101,8 @@ if ! id -u "$nosub" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash "$nosub"
 fi
 for kind in uid gid; do
-  grep "^$nosub:" "/etc/sub$kind" 2>/dev/null | while IFS=: read -r _ start count; do
+  # Nothing left to remove on a second run: grep's "no match" is not a failure here.
+  { grep "^$nosub:" "/etc/sub$kind" 2>/dev/null || true; } | while IFS=: read -r _ start count; do
     usermod "--del-sub${kind}s" "$start-$((start + count - 1))" "$nosub"
   done
 done
