@@ -235,21 +235,9 @@ public sealed class OciRuntime : IStepExecutor
         var errTail = new TailStream(stderr, 4096);
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var copyErr = p.StandardError.BaseStream.CopyToAsync(errTail, CancellationToken.None);
-        try
-        {
-            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGKILL to the runtime and everything under it (the container's init, whose death ends its pid namespace):
-            // no `runtime kill` to start first, so a cancel (or the outer img's death) stops the container at once.
-            // The state left behind goes with the `delete -f` that follows every run.
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
-            throw;
-        }
-        await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+        // A cancel kills the runtime and everything under it (the container's init, whose death ends its pid
+        // namespace); the state left behind goes with the `delete -f` that follows every run.
+        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, cancellationToken).ConfigureAwait(false);
         if (p.ExitCode != 0 && !File.Exists(pidFile))
             throw new OciRuntimeException($"{Runtime.Name} could not start the step's container: {errTail.LastLine() ?? $"exit status {p.ExitCode}"}");
         return p.ExitCode;

@@ -35,4 +35,25 @@ internal static class ParentBoundProcess
         owner.Start();
         return await started.Task.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Waits for a step's process <paramref name="p"/> and the copies of its output. A cancel (Ctrl-C, the outer img's
+    /// death) sends SIGKILL to it and everything under it — no stop request to start first, so the step ends at once —
+    /// then waits for it and its output before rethrowing.
+    /// </summary>
+    public static async Task WaitAsync(Process p, Task copyOut, Task copyErr, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+            throw;
+        }
+        await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+    }
 }

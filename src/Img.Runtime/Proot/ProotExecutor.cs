@@ -115,19 +115,8 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
         p.StandardInput.Close();
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var copyErr = chowns is null ? p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None) : ReadTraceAsync(p.StandardError, chowns, stderr);
-        try
-        {
-            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // proot and every traced process under it.
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
-            throw;
-        }
-        await Task.WhenAll(copyOut, copyErr).ConfigureAwait(false);
+        // A cancel kills proot and every traced process under it.
+        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, cancellationToken).ConfigureAwait(false);
         return p.ExitCode;
     }
 
