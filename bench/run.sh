@@ -7,7 +7,8 @@
 #   --keep     keep the work directory (states, logs) instead of deleting it
 # Environment: BENCH_CASES="a i l" runs only those cases (default: all), BENCH_TOOLS="img docker" only those
 # tools (default: img buildah docker), BENCH_CURVE_TOOLS tools of the file-count curve (default: img docker),
-# BENCH_WARMUP=0 skips the warm-up run.
+# BENCH_WARMUP=0 skips the warm-up run. BENCH_TOOLS may also name img-proot and img-proot-root, the namespace-less
+# rungs (bench/lib/common.sh, proot_cmds_init): they run in (a) and (d) only.
 # Results: bench/results/<stamp>.csv (every timing), bench/results/<stamp>.txt (the table).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     --runs=*) runs=${1#*=}; shift ;;
     --quick) quick=1; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -35,11 +36,15 @@ warmup=${BENCH_WARMUP:-1} files=2000 many=20000 stage_mb=32 big_mb=300 bigger_mb
 chain=40 parallel=10 curve="2000 20000 100000" timeout_s=600
 if [ "$quick" = 1 ]; then runs=1 warmup=0 big_mb=64 bigger_mb=128 file_mb=256 small_file_mb=64 curve="2000 20000" timeout_s=300; fi
 cases=$(echo "${BENCH_CASES:-a b c d e f g h i j k l m n curve}" | tr ',' ' ')
-tools=$(echo "${BENCH_TOOLS:-img buildah docker}" | tr ',' ' ')
+tools="" proot_tools=""
+for t in $(echo "${BENCH_TOOLS:-img buildah docker}" | tr ',' ' '); do
+  case "$t" in img-proot|img-proot-root) proot_tools+="$t " ;; *) tools+="$t " ;; esac
+done
 curve_tools=$(echo "${BENCH_CURVE_TOOLS:-img docker}" | tr ',' ' ')
 want() { [[ " $cases " == *" $1 "* ]]; }
 has_tool() { [[ " $tools " == *" $1 "* ]]; }
 user=${IMG_TEST_USER:-imgtest}
+nosub_user=${IMG_TEST_NOSUB_USER:-${user}nosub}   # made by tools/setup-machine.sh without subordinate ids
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 cache=/var/tmp/img-bench
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -87,6 +92,7 @@ user_cmd_init
 mkdir -p "$work/logs"
 user_dir "$work" "$work/xdg" "$work/tmp" "$work/st" "$work/ctx"
 chmod 700 "$work/xdg"
+[ -n "$proot_tools" ] && proot_dirs
 : > "$work/failures.txt"
 # A private copy of the binary: others may republish out/ while the bench runs.
 install -m 755 "${IMG:-$repo/out/img}" "$work/img"
@@ -100,7 +106,7 @@ img="$work/img"
 # With tls=1 set, buildah verifies the registry's certificate against SSL_CERT_FILE, as img does.
 state_args() { # state_args TOOL STATE
   case "$1" in
-    img) echo "$img --state $2" ;;
+    img|img-proot|img-proot-root) echo "$img --state $2" ;;
     buildah) echo "buildah --root $2/root --runroot $2/run --storage-driver overlay" ;;
     docker) echo "" ;;
   esac
@@ -110,7 +116,7 @@ set_build() { # set_build TOOL STATE TAG DOCKERFILE CONTEXT BUILD-FLAGS...
   local t=$1 st=$2 tag=$3 df=$4 ctx=$5; shift 5
   read -r -a cmd <<< "$(state_args "$t" "$st")"
   case "$t" in
-    img) cmd+=(build --no-console) ;;
+    img|img-proot|img-proot-root) cmd+=(build --no-console) ;;
     buildah) cmd+=(bud --layers --jobs 3 --isolation chroot --network host "$(tls_flag)") ;;
     docker) cmd+=(build --network host --progress plain) ;;
   esac
@@ -146,7 +152,7 @@ fresh() {
     return
   fi
   [ -e "$state" ] && drop "$state"
-  user_dir "$state"
+  mkdir -p "$state" && chown "$(tool_user "$2"):" "$state"
 }
 drop() { [ -e "$1" ] || return 0; mkdir -p "$trash"; mv "$1" "$trash/$(date +%s%N)"; }
 drop_now() { rm -rf "$1"; }
@@ -156,6 +162,7 @@ drop_now() { rm -rf "$1"; }
 tools_in_order() { # tools_in_order RUN [TOOLS]
   local -a ts
   read -r -a ts <<< "${2:-$tools}"
+  [ ${#ts[@]} -gt 0 ] || return 0
   local n=${#ts[@]} i k=$(( ($1 % ${#ts[@]} + ${#ts[@]}) % ${#ts[@]} ))
   for ((i = 0; i < n; i++)); do printf '%s ' "${ts[$(((i + k) % n))]}"; done
 }
@@ -173,6 +180,7 @@ echo "registry at $registry, TLS registry at $tls_registry (CA $tls_ca)"
 # roots); dockerd's BuildKit reads no certs.d, so the daemon gets the system bundle plus the CA the same way.
 user_cmd_init
 user_cmd+=(SSL_CERT_FILE="$tls_ca")
+proot_cmds_init SSL_CERT_FILE="$tls_ca"
 cat /etc/ssl/certs/ca-certificates.crt "$tls_ca" > "$work/tls/bundle.crt" 2>/dev/null || cp "$tls_ca" "$work/tls/bundle.crt"
 if has_tool docker; then
   echo "== private dockerd (BuildKit)"
@@ -241,7 +249,7 @@ cold_build() { # cold_build CASE DOCKERFILE CONTEXT BUILD-ARGS...: fresh state p
 
 if want a; then
   echo "== (a) cold: COPY $files files + RUN"
-  cold_build a "$here/cases/a-copy-context.Dockerfile" "$work/ctx/a" --build-arg "BASE=$bb"
+  case_tools="$tools $proot_tools" cold_build a "$here/cases/a-copy-context.Dockerfile" "$work/ctx/a" --build-arg "BASE=$bb"
 fi
 
 if want b; then
@@ -279,7 +287,7 @@ fi
 if want d; then
   echo "== (d) Debian base + apt-get install"
   if [ -n "$debian" ]; then
-    cold_build d "$here/cases/d-apt-install.Dockerfile" "$work/ctx/empty" --build-arg "BASE=$debian"
+    case_tools="$tools $proot_tools" cold_build d "$here/cases/d-apt-install.Dockerfile" "$work/ctx/empty" --build-arg "BASE=$debian"
   fi
 fi
 

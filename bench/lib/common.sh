@@ -4,18 +4,45 @@
 # as_user CMD...: runs CMD as the unprivileged bench user with a clean, fixed environment,
 # the same for img and buildah (host network, the user's home, a private runtime dir).
 as_user() { "${user_cmd[@]}" "$@"; }
-user_cmd_init() {
-  user_cmd=(setpriv --reuid "$user" --regid "$user" --init-groups
-    env -i HOME="/home/$user" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-    XDG_RUNTIME_DIR="$work/xdg" BUILDAH_ISOLATION=chroot TMPDIR="$work/tmp")
+user_cmd_init() { user_prefix user_cmd "$user" "$work/xdg" "$work/tmp"; }
+user_prefix() { # user_prefix ARRAY USER XDG-RUNTIME-DIR TMPDIR: sets ARRAY to that prefix for USER
+  local -n into=$1
+  into=(setpriv --reuid "$2" --regid "$2" --init-groups
+    env -i HOME="/home/$2" USER="$2" LOGNAME="$2" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+    XDG_RUNTIME_DIR="$3" BUILDAH_ISOLATION=chroot TMPDIR="$4")
 }
 
+# The namespace-less rungs (issue 15), for cases (a) and (d) only. img-proot: img as $nosub_user, an ordinary user
+# without subordinate ids, who gets the proot rung by itself and has owners recorded by img. img-proot-root: img as
+# root with docker's default capability set (no CAP_SYS_ADMIN, so no mounts) and IMG_ISOLATION=proot, close to root
+# in a container with docker's defaults (real chown; the seccomp profile is not applied). Each has its own runtime
+# and temporary directories; the work directory must let $nosub_user through (proot_dirs).
+docker_default_caps=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap
+proot_cmds_init() { # proot_cmds_init ENV...: sets $nosub_cmd and $root_proot_cmd, ENV (NAME=VALUE) added to both
+  user_prefix nosub_cmd "$nosub_user" "$work/xdg-nosub" "$work/tmp-nosub"
+  nosub_cmd+=("$@")
+  root_proot_cmd=(setpriv --bounding-set "$docker_default_caps"
+    env -i HOME=/root USER=root LOGNAME=root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+    XDG_RUNTIME_DIR="$work/xdg-root" TMPDIR="$work/tmp-root" IMG_ISOLATION=proot "$@")
+}
+proot_dirs() { # the work directory traversable by $nosub_user, and each rung's own runtime and temporary directories
+  chmod 711 "$work"
+  mkdir -p "$work/xdg-nosub" "$work/tmp-nosub" "$work/xdg-root" "$work/tmp-root"
+  chown "$nosub_user:" "$work/xdg-nosub" "$work/tmp-nosub"
+  chmod 700 "$work/xdg-nosub" "$work/xdg-root"
+}
+# tool_user TOOL: the user TOOL runs as (its states belong to that user).
+tool_user() { case "$1" in img-proot) echo "$nosub_user" ;; img-proot-root) echo root ;; *) echo "$user" ;; esac; }
+
 # set_prefix TOOL: the array $prefix a tool's commands run under: the unprivileged user for img, buildah and the
-# host rows; root's docker CLI against the private daemon ($docker_cmd, bench/lib/docker.sh) for docker. With
+# host rows; root's docker CLI against the private daemon ($docker_cmd, bench/lib/docker.sh) for docker; the
+# namespace-less rungs' prefixes (proot_cmds_init) for img-proot and img-proot-root. With
 # raw=1 set, nothing: the command (a script of several tools' commands) carries its own prefixes.
 set_prefix() {
   if [ "${raw:-0}" = 1 ]; then prefix=()
   elif [ "$1" = docker ]; then prefix=("${docker_cmd[@]}")
+  elif [ "$1" = img-proot ]; then prefix=("${nosub_cmd[@]}")
+  elif [ "$1" = img-proot-root ]; then prefix=("${root_proot_cmd[@]}")
   else prefix=("${user_cmd[@]}"); fi
 }
 

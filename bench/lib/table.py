@@ -2,7 +2,9 @@
 
 Usage: table.py RESULTS.csv FILES STAGE_MIB BIG_MIB BIGGER_MIB MANY FILE_MIB SMALL_FILE_MIB CHAIN PARALLEL
 Run 0 is the warm-up and is left out; a case where every run of a tool failed shows FAIL. The peers are every
-tool but img (buildah, docker); each row's ratio is img over the fastest peer of that row.
+tool but img (buildah, docker); each row's ratio is img over the fastest peer of that row. The namespace-less rungs
+(img-proot, img-proot-root; cases (a) and (d) only) are not peers: they have their own table, as a multiple of the
+host img build, against issue 15's aims.
 """
 import csv
 import statistics
@@ -40,6 +42,8 @@ with open(path) as f:
 
 tools = [t for t in ("img", "buildah", "docker") if t in tools_seen]
 peers = [t for t in tools if t != "img"]
+rungs = [t for t in ("img-proot", "img-proot-root") if t in tools_seen]
+rung_aims = {"a": 1.5, "d": 2.0}   # the rung's time at most this multiple of the host img build's
 
 
 def median(d):
@@ -120,6 +124,30 @@ for key, label in [("c-build", f"(c) build, {big_mb} MiB layer"), ("c-push", f"(
     if any(peak[(key, t)] for t in mem_tools):
         print(f"{label:<44}" + "".join(f" {mib((key, t)):>11}" for t in mem_tools))
 
+if rungs:
+    print()
+    print("namespace-less rungs beside the host img build, median s and the multiple of img's (img-proot: a user")
+    print("without subordinate ids, owners recorded by img; img-proot-root: root, docker's default capabilities,")
+    print("IMG_ISOLATION=proot); peak memory as above (max RSS of one process)")
+    head = f"{'case':<44} {'img s':>9}" + "".join(f" {t + ' s':>16} {'x img':>6}" for t in rungs) + f" {'aim':>5}"
+    print(head)
+    print("-" * len(head))
+    for key, label, parts in rows:
+        if key not in rung_aims:
+            continue
+        host = summed(parts, "img")
+        values = {t: summed(parts, t) for t in rungs}
+        if host is None and all(v is None for v in values.values()) \
+                and not any((c, t) in failed for c in parts for t in ["img", *rungs]):
+            continue
+        line = f"{label:<44} {cell(host, parts, 'img')}"
+        for t in rungs:
+            ratio = f"{values[t] / host:6.2f}" if host and values[t] is not None else f"{'-':>6}"
+            line += f" {cell(values[t], parts, t):>16} {ratio}"
+        print(line + f" {'x' + str(rung_aims[key]):>5}")
+        print(f"{'  peak memory':<44} {mib((key, 'img')).strip():>9}"
+              + "".join(f" {mib((key, t)).strip():>16} {'':>6}" for t in rungs))
+
 curve = sorted({int(c.split("-")[1]) for c, _ in secs if c.startswith("curve-")})
 if curve:
     print()
@@ -166,6 +194,13 @@ if "l" in results and results["l"][0].get("img") is not None:
 if "e" in results and results["e"][0].get("img") is not None:
     i = results["e"][0]["img"]
     bar(i < 0.25, f"(e) no-op rebuild {i:.3f} s < 0.25 s")
+for key, label, parts in rows:
+    host = summed(parts, "img") if key in rung_aims else None
+    for t in rungs if host else []:
+        v = summed(parts, t)
+        if v is not None:
+            bar(v <= rung_aims[key] * host,
+                f"{label}: {t} {v:.2f} s <= {rung_aims[key]} x host img {host:.2f} s (x{v / host:.2f})")
 for t in tools:
     one, ten = summed(["m-one"], t), summed(["m-ten"], t)
     slow = median(secs[("m-slowest", t)])
