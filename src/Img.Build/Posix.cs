@@ -65,7 +65,7 @@ public static partial class Posix
     {
         var st = Lstat(path);
         if (!Img.Runtime.Namespaces.Isolation.Current.RecordsOwners) return st;
-        if (Img.Fs.OwnerRecord.Read(path) is not { } record) return st with { Uid = 0, Gid = 0 };
+        if (Img.Fs.OwnerRecord.Read(path, st.Mode) is not { } record) return st with { Uid = 0, Gid = 0 };
         var permissions = record.PermissionsFor(st.Mode & 0xFFF, st.IsDirectory);
         return st with { Uid = record.Uid, Gid = record.Gid, Mode = (st.Mode & 0xF000) | permissions };
     }

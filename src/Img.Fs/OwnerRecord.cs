@@ -71,9 +71,15 @@ public readonly record struct OwnerRecord(uint Uid, uint Gid, uint Mode, uint De
     }
 
     /// <summary>The record of <paramref name="path"/> (not following a final link), or null.</summary>
-    public static OwnerRecord? Read(string path)
+    public static OwnerRecord? Read(string path) => Native.Lstat(path) is { } st ? Read(path, st.Mode) : null;
+
+    /// <summary>
+    /// The record of <paramref name="path"/>, whose <c>st_mode</c> the caller has just read (<paramref name="mode"/>):
+    /// no second lstat on the layer writer's per-file path.
+    /// </summary>
+    public static OwnerRecord? Read(string path, uint mode)
     {
-        if (Native.Lstat(path) is not { } st || Holder(path, st) is not var (holder, name)) return null;
+        if (Holder(path, mode & Native.S_IFMT) is not var (holder, name)) return null;
         return Native.GetXattr(holder, name) is { } value ? Parse(value) : null;
     }
 
@@ -81,9 +87,9 @@ public readonly record struct OwnerRecord(uint Uid, uint Gid, uint Mode, uint De
     /// Where a file's record lives: its own xattr for a file or directory, its directory's for anything else; null for
     /// a name too long to make an xattr name of.
     /// </summary>
-    private static (string Path, string Name)? Holder(string path, FileStat st)
+    private static (string Path, string Name)? Holder(string path, uint type)
     {
-        if (st.Type is Native.S_IFREG or Native.S_IFDIR) return (path, Xattr);
+        if (type is Native.S_IFREG or Native.S_IFDIR) return (path, Xattr);
         var file = Path.GetFileName(path);
         if (Encoding.UTF8.GetByteCount(ChildXattrPrefix + file) > 255) return null;
         return ((Path.GetDirectoryName(path) ?? "/") + "/.", ChildXattrPrefix + file);
@@ -97,7 +103,7 @@ public readonly record struct OwnerRecord(uint Uid, uint Gid, uint Mode, uint De
     /// </summary>
     public static bool Write(string path, OwnerRecord record)
     {
-        if (Native.Lstat(path) is not { } st || Holder(path, st) is not var (holder, name)) return false;
+        if (Native.Lstat(path) is not { } st || Holder(path, st.Type) is not var (holder, name)) return false;
         int r;
         if (holder != path && record.Uid == 0 && record.Gid == 0)
         {

@@ -78,7 +78,7 @@ internal sealed class FileEntryWriter(WriteOptions options)
             h.DevMajor = st.RdevMajor;
             h.DevMinor = st.RdevMinor;
         }
-        if (options.OwnersRecorded && OwnerRecord.Read(fullPath) is { } record)
+        if (options.OwnersRecorded && OwnerRecord.Read(fullPath, st.Mode) is { } record)
         {
             h.Uid = record.Uid;
             h.Gid = record.Gid;

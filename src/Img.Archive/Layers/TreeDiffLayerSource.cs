@@ -103,7 +103,7 @@ public sealed class TreeDiffLayerSource(string lowerDir, string upperDir, WriteO
         l.Mode == u.Mode && l.Uid == u.Uid && l.Gid == u.Gid &&
         l.RdevMajor == u.RdevMajor && l.RdevMinor == u.RdevMinor &&
         (!files.Options.IncludeXattrs || SameXattrs(lowerFull, upperFull)) &&
-        (!files.Options.OwnersRecorded || OwnerRecord.Read(lowerFull) == OwnerRecord.Read(upperFull));
+        (!files.Options.OwnersRecorded || OwnerRecord.Read(lowerFull, l.Mode) == OwnerRecord.Read(upperFull, u.Mode));
 
     private static bool SameFile(string lowerFull, string upperFull, FileStat l, FileStat u, FileEntryWriter files)
     {
