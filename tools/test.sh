@@ -12,6 +12,17 @@ echo "== publishing img (NativeAOT)"
 dotnet publish src/Img.Cli -c Release -o out --nologo -v quiet
 ./out/img version
 
+# Every temporary directory of this run (state directories, contexts, registries: gigabytes) lives under one
+# directory that is removed at the end, pass or fail: runs must not fill the disk they share.
+TMPDIR=$(mktemp -d /tmp/img-tests.XXXXXX)
+chmod 1777 "$TMPDIR"   # the unprivileged test users make their own directories here, as in /tmp
+export TMPDIR
+clean_tmp() {
+  echo "== temporary space this run used: $(du -sh --one-file-system "$TMPDIR" 2>/dev/null | cut -f1) (removed)"
+  rm -rf --one-file-system "$TMPDIR" 2>/dev/null || true
+}
+trap clean_tmp EXIT
+
 echo "== running the tests"
 log=$(mktemp)
 status=0
