@@ -14,17 +14,18 @@ dotnet publish src/Img.Cli -c Release -o out --nologo -v quiet
 
 # Every temporary directory of this run (state directories, contexts, registries: gigabytes) lives under one
 # directory that is removed at the end, pass or fail: runs must not fill the disk they share.
+log=$(mktemp /tmp/img-tests-log.XXXXXX)
 TMPDIR=$(mktemp -d /tmp/img-tests.XXXXXX)
 chmod 1777 "$TMPDIR"   # the unprivileged test users make their own directories here, as in /tmp
 export TMPDIR
 clean_tmp() {
+  [ -d "$TMPDIR" ] || return 0
   echo "== temporary space this run used: $(du -sh --one-file-system "$TMPDIR" 2>/dev/null | cut -f1) (removed)"
   rm -rf --one-file-system "$TMPDIR" 2>/dev/null || true
 }
-trap clean_tmp EXIT
+trap 'clean_tmp; rm -f "$log"' EXIT
 
-echo "== running the tests"
-log=$(mktemp)
+echo "== running the tests ($(df -h --output=avail "$TMPDIR" | tail -1 | tr -d ' ') free where they write)"
 status=0
 # The console logger at "minimal" prints each failure's message and stack (the build's own output stays quiet).
 dotnet test img.sln --nologo -v quiet --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
@@ -44,6 +45,8 @@ if grep -q '^  Failed ' "$log"; then
   echo "== failures"
   awk '/^  Failed /{n=40} n>0{print; n--} /^  Stack Trace:/{n=0}' "$log"
 fi
+
+clean_tmp
 
 # One closing line over every test project: "N passed, N failed, N skipped".
 awk '
