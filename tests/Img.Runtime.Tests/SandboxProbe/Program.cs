@@ -51,8 +51,10 @@ switch (args[0])
             await snapshotter.PrepareAsync("upper", "lower");
             snapshotter.Mount("upper", mnt);
             string outcome;
-            try { Directory.Move(Path.Combine(mnt, "dir"), Path.Combine(mnt, "dir2")); outcome = "renamed"; }
-            catch (IOException e) { outcome = "error: " + e.Message; }
+            // rename(2) itself, with its own errno: Directory.Move's message has been seen to name a garbage errno.
+            outcome = Posix.Rename(Path.Combine(mnt, "dir"), Path.Combine(mnt, "dir2")) is var errno && errno == 0
+                ? "renamed"
+                : $"error: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
             snapshotter.Unmount(mnt);
             Console.WriteLine(JsonSerializer.Serialize(new { backend = snapshotter.Name, snapshotter.RenamesLowerDirectories, outcome }, json));
             return 0;
@@ -132,4 +134,14 @@ static class Runner
         "ssh" => new SshMount(m.Source!, m.Target),
         _ => throw new InvalidOperationException("unknown mount type " + m.Type),
     };
+}
+
+static class Posix
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int RenameRaw(string from, string to);
+
+    /// <summary>rename(2): 0, or the errno it failed with.</summary>
+    public static int Rename(string from, string to) =>
+        RenameRaw(from, to) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
 }
