@@ -1,7 +1,7 @@
 namespace Img.Build.Graph;
 
 /// <summary>
-/// One vertex while a <see cref="Solver"/> holds it: its outcome, the inputs it waits for, and how many holders
+/// One vertex while a <see cref="GraphSolver"/> holds it: its outcome, the inputs it waits for, and how many holders
 /// (requests and dependants still running) want it. The solver's lock guards <see cref="Interest"/>,
 /// <see cref="Finished"/> and <see cref="InputsReleased"/>.
 /// </summary>

@@ -30,7 +30,7 @@ public sealed record FileOwner(string User, string? Group = null);
 /// <summary>Copies <see cref="Source"/> (a path or wildcard in input <see cref="SourceInput"/>) to <see cref="Destination"/>.</summary>
 public sealed record CopyAction(int SourceInput, string Source, string Destination) : FileAction
 {
-    public CopyOptions Options { get; init; } = new();
+    public CopyActionOptions Options { get; init; } = new();
 
     internal override void WriteTo(DefinitionWriter writer)
     {
@@ -40,7 +40,7 @@ public sealed record CopyAction(int SourceInput, string Source, string Destinati
 }
 
 /// <summary>The options of <c>COPY</c>/<c>ADD</c> that change what lands in the filesystem.</summary>
-public sealed record CopyOptions
+public sealed record CopyActionOptions
 {
     public FileOwner? Chown { get; init; }
 

@@ -1,7 +1,7 @@
 namespace Img.Build.Graph;
 
-/// <summary>What a <see cref="Solver"/> runs with.</summary>
-public sealed record SolverOptions
+/// <summary>What a <see cref="GraphSolver"/> runs with.</summary>
+public sealed record GraphSolverOptions
 {
     public required IOpResolver Ops { get; init; }
 
@@ -17,14 +17,14 @@ public sealed record SolverOptions
 /// Solves vertices to results, modelled on BuildKit's solver: a vertex is identified by its digest, so every request
 /// that reaches the same digest — within one solve or from solves running at the same time, such as the platforms of
 /// one build — shares one run. A vertex runs once its inputs are solved, so independent vertices run in parallel (at
-/// most <see cref="SolverOptions.MaxParallelism"/> ops at once); it is first looked up in the cache by the key chained
+/// most <see cref="GraphSolverOptions.MaxParallelism"/> ops at once); it is first looked up in the cache by the key chained
 /// from its cache map and its inputs' keys. A vertex that fails fails its dependants with the same
 /// <see cref="SolveException"/>; a failed dependant gives up its other inputs and a failed solve its targets, and work
 /// nobody wants any more is canceled — BuildKit's edge cancels its open input requests once it has an error, and its
 /// frontend cancels the other platforms — while work another live solve still needs goes on.
 /// Results stay valid until the solver is disposed, which releases them.
 /// </summary>
-public sealed class Solver(SolverOptions options) : IAsyncDisposable
+public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<Img.Oci.Digest, ActiveVertex> _active = [];
