@@ -30,6 +30,9 @@ internal sealed class ActiveVertex(Vertex vertex, IReadOnlyList<ActiveVertex> in
 
     public bool InputsReleased { get; set; }
 
+    /// <summary>Progress was told the vertex started (set by its own run only).</summary>
+    public bool Started { get; set; }
+
     /// <summary>Stops the run; never called under the solver's lock (cancellation runs callbacks inline).</summary>
     public void Cancel()
     {

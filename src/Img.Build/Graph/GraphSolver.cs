@@ -48,9 +48,10 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             held = [.. targets.Select(t => Acquire(t, created))];
+            // started under the lock, so DisposeAsync waits for every run it may cancel
+            foreach (var vertex in created)
+                vertex.Run = Task.Run(() => RunAsync(vertex), CancellationToken.None);
         }
-        foreach (var vertex in created)
-            vertex.Run = Task.Run(() => RunAsync(vertex), CancellationToken.None);
         try
         {
             var solved = await AllOrFirstFailure(held, ct).ConfigureAwait(false);
@@ -166,42 +167,52 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
 
     private async Task SolveVertexAsync(ActiveVertex vertex, IReadOnlyList<SolvedInput> inputs, CancellationToken token)
     {
-        var progress = options.Progress;
-        var started = false;
         try
         {
             token.ThrowIfCancellationRequested();
             var op = options.Ops.Resolve(vertex.Vertex);
-            progress.Report(new VertexProgress(vertex.Vertex, VertexStatus.Started));
-            started = true;
             var map = await op.CacheMapAsync(token).ConfigureAwait(false);
             var key = await CacheKeys.ComputeAsync(map, inputs, token).ConfigureAwait(false);
-            var (result, cached) = await LoadOrExecAsync(vertex.Vertex, op, key, inputs, token).ConfigureAwait(false);
+            var (result, cached) = await LoadOrExecAsync(vertex, op, key, inputs, token).ConfigureAwait(false);
             vertex.Result = result;
             vertex.Outcome.TrySetResult(new SolvedInput(result, key));
-            progress.Report(new VertexProgress(vertex.Vertex, cached ? VertexStatus.Cached : VertexStatus.Done));
+            Report(vertex, cached ? VertexStatus.Cached : VertexStatus.Done);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            if (started) progress.Report(new VertexProgress(vertex.Vertex, VertexStatus.Canceled));
+            if (vertex.Started) Report(vertex, VertexStatus.Canceled);
             vertex.Outcome.TrySetCanceled(token);
         }
         catch (Exception e)
         {
-            if (vertex.Outcome.TrySetException(new SolveException(vertex.Vertex.Name, vertex.Vertex.Digest, e)))
-                progress.Report(new VertexProgress(vertex.Vertex, VertexStatus.Failed, e));
+            // an op that solved a graph of its own may already say where it failed
+            var failure = e as SolveException ?? new SolveException(vertex.Vertex.Name, vertex.Vertex.Digest, e);
+            if (vertex.Outcome.TrySetException(failure))
+                Report(vertex, VertexStatus.Failed, failure.InnerException);
         }
     }
 
-    private async Task<(IResult Result, bool Cached)> LoadOrExecAsync(
-        Vertex vertex, IOp op, CacheKey key, IReadOnlyList<SolvedInput> inputs, CancellationToken token)
+    private void Report(ActiveVertex vertex, VertexStatus status, Exception? error = null)
     {
+        if (status == VertexStatus.Started) vertex.Started = true;
+        options.Progress.Report(new VertexProgress(vertex.Vertex, status, error));
+    }
+
+    /// <summary>The cached result, else the op's; the vertex counts as started once it has either, not while it queues.</summary>
+    private async Task<(IResult Result, bool Cached)> LoadOrExecAsync(
+        ActiveVertex active, IOp op, CacheKey key, IReadOnlyList<SolvedInput> inputs, CancellationToken token)
+    {
+        var vertex = active.Vertex;
         if (!vertex.IgnoreCache && await options.Cache.TryLoadAsync(key, vertex, token).ConfigureAwait(false) is { } hit)
+        {
+            Report(active, VertexStatus.Started);
             return (hit, true);
+        }
         IResult result;
         await _slots.WaitAsync(token).ConfigureAwait(false);
         try
         {
+            Report(active, VertexStatus.Started);
             result = await op.ExecAsync([.. inputs.Select(i => i.Result)], token).ConfigureAwait(false);
         }
         finally

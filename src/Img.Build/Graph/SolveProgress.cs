@@ -1,6 +1,10 @@
 namespace Img.Build.Graph;
 
-/// <summary>Where a vertex is: started (its inputs are ready), then cached, done, failed, or canceled.</summary>
+/// <summary>
+/// Where a vertex is: started (a cache hit, or an execution slot taken), then cached, done, failed or canceled. A vertex
+/// that fails before it started (its cache map, its key) reports only the failure; a dependant of a failed vertex
+/// reports nothing.
+/// </summary>
 public enum VertexStatus { Started, Cached, Done, Failed, Canceled }
 
 /// <summary>One change of a vertex's status; <see cref="Error"/> is the cause when it failed.</summary>

@@ -60,6 +60,49 @@ public class GraphSolverTests
     }
 
     [Fact]
+    public async Task AVertexQueuedForASlotHasNotStarted()
+    {
+        var progress = new RecordingProgress();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstRunning = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        FakeOp Op(string name) => new(name)
+        {
+            Body = async (_, _) =>
+            {
+                firstRunning.TrySetResult(name);
+                await release.Task.WaitAsync(Patience);
+                return new FakeResult(name);
+            },
+        };
+        await using var solver = NewSolver(parallelism: 1, progress: progress);
+
+        // whichever takes the only slot holds it until released; the other waits for the slot
+        var solve = solver.SolveAsync([Op("a").Vertex(), Op("b").Vertex()], CancellationToken.None);
+        var runner = await firstRunning.Task.WaitAsync(Patience);
+        var waiter = runner == "a" ? "b" : "a";
+        await Task.Delay(20);
+        Assert.Equal([VertexStatus.Started], progress.Of(runner));
+        Assert.Empty(progress.Of(waiter));
+        release.SetResult();
+        await solve.WaitAsync(Patience);
+
+        Assert.Equal([VertexStatus.Started, VertexStatus.Done], progress.Of(waiter));
+    }
+
+    [Fact]
+    public async Task ACacheMapThatDoesNotFitTheInputsFailsItsVertex()
+    {
+        var wrong = new FakeOp("wrong") { Selectors = [] };
+        await using var solver = NewSolver();
+
+        var error = await Assert.ThrowsAsync<SolveException>(() => solver.SolveAsync(wrong.Vertex(new FakeOp("in").Vertex()), CancellationToken.None));
+
+        Assert.Equal("wrong", error.VertexName);
+        Assert.Equal("failed to solve: the cache map describes 0 inputs, the vertex has 1", error.Message);
+        Assert.Equal(0, wrong.ExecCalls);
+    }
+
+    [Fact]
     public async Task AVertexSharedByTwoPlatformGraphsRunsOnce()
     {
         // each platform's graph is built apart, from op objects of its own; what they share has the same digest
