@@ -1,3 +1,5 @@
+using Img.Oci;
+
 namespace Img.Build.Graph;
 
 /// <summary>What a <see cref="GraphSolver"/> runs with.</summary>
@@ -27,7 +29,7 @@ public sealed record GraphSolverOptions
 public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<Img.Oci.Digest, ActiveVertex> _active = [];
+    private readonly Dictionary<Digest, ActiveVertex> _active = [];
     private readonly List<ActiveVertex> _started = [];
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxParallelism));
     private bool _disposed;
@@ -148,21 +150,31 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
     private async Task RunAsync(ActiveVertex vertex)
     {
         var token = vertex.Token;
-        IReadOnlyList<SolvedInput> inputs;
         try
         {
-            inputs = await AllOrFirstFailure(vertex.Inputs, token).ConfigureAwait(false);
+            IReadOnlyList<SolvedInput> inputs;
+            try
+            {
+                inputs = await AllOrFirstFailure(vertex.Inputs, token).ConfigureAwait(false);
+            }
+            catch (SolveException failed)
+            {
+                // an input's failure is this vertex's failure, named after the input where it began
+                vertex.Outcome.TrySetException(failed);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                vertex.Outcome.TrySetCanceled(token);
+                return;
+            }
+            await SolveVertexAsync(vertex, inputs, token).ConfigureAwait(false);
         }
-        catch (Exception e)
+        finally
         {
-            // an input's failure is this vertex's failure, named after the input; anything else is cancellation
-            if (e is SolveException failed) vertex.Outcome.TrySetException(failed);
-            else vertex.Outcome.TrySetCanceled(token);
+            // even when a progress sink threw: the inputs are given up, or what only this vertex wanted runs on
             Finish(vertex);
-            return;
         }
-        await SolveVertexAsync(vertex, inputs, token).ConfigureAwait(false);
-        Finish(vertex);
     }
 
     private async Task SolveVertexAsync(ActiveVertex vertex, IReadOnlyList<SolvedInput> inputs, CancellationToken token)
@@ -180,8 +192,8 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            if (vertex.Started) Report(vertex, VertexStatus.Canceled);
             vertex.Outcome.TrySetCanceled(token);
+            if (vertex.Started) Report(vertex, VertexStatus.Canceled);
         }
         catch (Exception e)
         {
