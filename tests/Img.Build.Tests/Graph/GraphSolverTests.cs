@@ -229,6 +229,22 @@ public class GraphSolverTests
     }
 
     [Fact]
+    public async Task AFailedTargetCancelsTheOtherTargetsOfItsSolve()
+    {
+        // one platform failing ends the build's other platforms, as BuildKit's frontend does with its errgroup
+        var otherRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var other = new FakeOp("arm64 step") { Body = async (_, ct) => { otherRunning.SetResult(); await Task.Delay(Timeout.Infinite, ct); return new FakeResult("never"); } };
+        var failing = new FakeOp("amd64 step") { Body = async (_, _) => { await otherRunning.Task.WaitAsync(Patience); throw new InvalidOperationException("exit code: 2"); } };
+        await using var solver = NewSolver();
+
+        var error = await Assert.ThrowsAsync<SolveException>(() =>
+            solver.SolveAsync([failing.Vertex(), other.Vertex()], CancellationToken.None).WaitAsync(Patience));
+
+        Assert.Equal("amd64 step", error.VertexName);
+        await WaitUntil(() => other.LastToken.IsCancellationRequested);
+    }
+
+    [Fact]
     public async Task AFailureLeavesWorkAnotherSolveNeedsRunning()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
