@@ -25,6 +25,15 @@ public sealed record ExecOp(IReadOnlyList<string> Args) : IOpDefinition
 
     public IReadOnlyList<ExecMount> Mounts { get; init; } = [];
 
+    /// <summary><c>--add-host</c>: <c>name</c>, <c>address</c> pairs added to the step's /etc/hosts.</summary>
+    public IReadOnlyList<(string Name, string Address)> ExtraHosts { get; init; } = [];
+
+    /// <summary><c>--shm-size</c> in bytes; null for the runtime's default.</summary>
+    public long? ShmSizeBytes { get; init; }
+
+    /// <summary><c>--ulimit</c>: resource limits of the process.</summary>
+    public IReadOnlyList<Ulimit> Ulimits { get; init; } = [];
+
     public string Kind => "exec";
 
     public void WriteTo(DefinitionWriter writer)
@@ -36,6 +45,9 @@ public sealed record ExecOp(IReadOnlyList<string> Args) : IOpDefinition
             .Field("user", User)
             .Field("network", Network.ToString())
             .Field("platform", Platform?.ToString())
+            .Field("hosts", [.. ExtraHosts.Select(h => h.Name + "=" + h.Address)])
+            .Field("shm", ShmSizeBytes)
+            .Field("ulimits", [.. Ulimits.Select(u => $"{u.Name}={u.Soft}:{u.Hard}")])
             .Field("mounts", Mounts.Count);
         foreach (var mount in Mounts)
             mount.WriteTo(writer);

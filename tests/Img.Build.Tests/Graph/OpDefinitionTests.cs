@@ -64,6 +64,9 @@ public class OpDefinitionTests
             run with { User = "" },
             run with { Network = RunNetwork.None },
             run with { Platform = Platform.Parse("linux/arm64") },
+            run with { ExtraHosts = [("db", "10.0.0.2")] },
+            run with { ShmSizeBytes = 1 << 27 },
+            run with { Ulimits = [new Ulimit("nofile", 1024, 2048)] },
             run with { Mounts = [] });
     }
 
