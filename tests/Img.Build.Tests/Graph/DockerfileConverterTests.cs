@@ -221,6 +221,50 @@ public class DockerfileConverterTests
         Assert.Equal("ctx", Op<LocalSource>(copy.Inputs[1]).Name);
     }
 
+    [Fact]
+    public void AStageBuiltFromAnotherRunsItsOnbuildTriggersFirst()
+    {
+        var graph = Single("""
+            FROM busybox AS base
+            ONBUILD RUN echo hook
+            FROM base
+            RUN main
+            """);
+
+        Assert.IsType<ImageSource>(StageNamed(graph, "base").Root!.Definition);
+        Assert.Equal([["/bin/sh", "-c", "echo hook"], ["/bin/sh", "-c", "main"]], Execs(graph).Select(e => e.Args));
+        Assert.Equal("[stage-1 3/3] RUN main", graph.Target.Root!.Name);
+        Assert.Empty(graph.Target.Config.OnBuild);
+    }
+
+    [Fact]
+    public void NoCacheMarksEveryVertexAndLeavesTheDigests()
+    {
+        const string dockerfile = "FROM busybox\nCOPY . /src\nRUN make\n";
+        var cached = Single(dockerfile);
+        var uncached = Single(dockerfile, OnAmd64 with { NoCache = true });
+
+        Assert.All(uncached.Vertices, v => Assert.True(v.IgnoreCache, v.Name));
+        Assert.All(cached.Vertices, v => Assert.False(v.IgnoreCache, v.Name));
+        Assert.Equal(cached.Vertices.Select(v => v.Digest), uncached.Vertices.Select(v => v.Digest));
+    }
+
+    [Fact]
+    public void ANamedContextStandsInForTheImageItNames()
+    {
+        var contexts = new Dictionary<string, NamedContext>
+        {
+            ["base"] = new(NamedContextKind.Image, "alpine:3.19"),
+            ["tools"] = new(NamedContextKind.Directory, "/srv/tools"),
+        };
+        var graph = Single("FROM base\nCOPY --from=tools /bin/t /usr/bin/t\n", OnAmd64 with { NamedContexts = contexts });
+
+        var from = graph.Target.Root!.Inputs[0];
+        Assert.Equal("[stage-0 1/2] FROM base", from.Name);
+        Assert.Equal("docker.io/library/alpine:3.19", Op<ImageSource>(from).Reference);
+        Assert.Equal("tools", Op<LocalSource>(graph.Target.Root!.Inputs[1]).Name);
+    }
+
     [Theory]
     [InlineData("FROM busybox\nRUN --mount=type=bind,source=x make\n", "Dockerfile:2: mount target must be set for bind mounts")]
     [InlineData("FROM busybox\n\nCOPY a b /c\n", "Dockerfile:3: When using COPY with more than one source file, the destination must be a directory and end with a /")]

@@ -53,7 +53,8 @@ internal sealed class StageConverter(PlatformConversion conversion, PlannedStage
         if (stage.IsScratch && !conversion.Options.NamedContexts.ContainsKey("scratch"))
             return (null, StageConfig.Scratch(platform), [], null);
         var source = conversion.Sources.Named(stage.BaseName, platform, stage.Stage.From.Location.StartLine);
-        var shown = Reference.TryParse(stage.BaseName, out var parsed, out _) ? parsed!.ToString() : stage.BaseName;
+        var named = conversion.Options.NamedContexts.ContainsKey(stage.BaseName.ToLowerInvariant());
+        var shown = !named && Reference.TryParse(stage.BaseName, out var parsed, out _) ? parsed!.ToString() : stage.BaseName;
         return (source.Vertex, source.Config, [], shown);
     }
 
