@@ -98,7 +98,7 @@ internal static class ExecConverter
     private static ExecMount Secret(RunMount m, string? target)
     {
         var id = m.Id is { Length: > 0 } i ? i : target is not null ? Path.GetFileName(target) : m.Env ?? "";
-        var path = target ?? (m.Env is null ? "/run/secrets/" + id : "");
+        var path = target ?? (m.Env is null ? "/run/secrets/" + Path.GetFileName(id) : "");
         return new ExecMount(MountType.Secret, path) { Id = id, Env = m.Env, Required = m.Required, Uid = m.Uid, Gid = m.Gid, Mode = m.Mode };
     }
 }
