@@ -44,7 +44,7 @@ internal sealed class SourceVertices(ConvertOptions options)
             var config = options.Images.Find(identifier, platform)?.Config;
             var source = new OciLayoutSource(context.Location, context.Selector, platform);
             return new SourceVertex(new Vertex($"[context {name}] load {identifier}", source, ignoreCache: options.NoCache),
-                config is null ? StageConfig.Scratch(platform) : StageConfig.FromImage(config, platform));
+                config is null ? StageConfig.Scratch(platform) : OciStageConfig.FromImage(config, platform));
         }),
         _ => Once("local\0" + name, () => new SourceVertex(
             new Vertex($"[context {name}] load from {context.Location}", new LocalSource(name), ignoreCache: options.NoCache),
@@ -61,7 +61,7 @@ internal sealed class SourceVertices(ConvertOptions options)
             var resolved = options.Images.Find(normalised, platform);
             var source = new ImageSource(resolved?.Reference ?? normalised, platform);
             return new SourceVertex(new Vertex($"[internal] load metadata for {normalised}", source, ignoreCache: options.NoCache),
-                resolved is null ? new StageConfig { Platform = platform } : StageConfig.FromImage(resolved.Config, platform));
+                resolved is null ? new StageConfig { Platform = platform } : OciStageConfig.FromImage(resolved.Config, platform));
         });
     }
 

@@ -1,12 +1,14 @@
+using System.Collections.Immutable;
 using Img.Dockerfile;
 using Img.Oci;
+using HealthConfig = Img.Dockerfile.HealthConfig;
 
 namespace Img.Build.Graph.Convert;
 
 /// <summary>
-/// The part of a stage's image config that its filesystem steps read — environment, working directory, user, shell,
-/// the platform of its files — and the ONBUILD triggers a stage built from it runs first. Immutable: each instruction
-/// gives a new value.
+/// A stage's image config as its instructions leave it: what its filesystem steps read — environment, working
+/// directory, user, shell, the platform of its files — and what only the image records. Immutable: each instruction
+/// gives a new value (<see cref="ConfigInstructions"/>); <see cref="OciStageConfig"/> converts from and to the OCI config.
 /// </summary>
 public sealed record StageConfig
 {
@@ -23,7 +25,37 @@ public sealed record StageConfig
     /// <summary><c>SHELL</c>, or null for the platform's default.</summary>
     public IReadOnlyList<string>? Shell { get; init; }
 
+    /// <summary>ONBUILD triggers: a stage built from this one runs them first.</summary>
     public IReadOnlyList<string> OnBuild { get; init; } = [];
+
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+
+    public IReadOnlyList<string>? Cmd { get; init; }
+
+    /// <summary>Whether this stage set CMD itself: a later ENTRYPOINT then keeps it (an inherited one is reset).</summary>
+    public bool CmdSet { get; init; }
+
+    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+
+    public ImmutableSortedSet<string> ExposedPorts { get; init; } = ImmutableSortedSet.Create<string>(StringComparer.Ordinal);
+
+    public ImmutableSortedSet<string> Volumes { get; init; } = ImmutableSortedSet.Create<string>(StringComparer.Ordinal);
+
+    public string? StopSignal { get; init; }
+
+    public HealthConfig? Healthcheck { get; init; }
+
+    /// <summary><c>MAINTAINER</c>, or the base's author.</summary>
+    public string? Author { get; init; }
+
+    /// <summary>What the base's config holds that no instruction sets (ArgsEscaped, unknown fields), passed on as it was.</summary>
+    public OciStageConfig.Untouched Untouched { get; init; } = OciStageConfig.Untouched.None;
+
+    /// <summary>
+    /// The history entries the Dockerfile added, in order (a stage built from another continues its list; an image
+    /// base's own history comes before them).
+    /// </summary>
+    public IReadOnlyList<StageHistory> History { get; init; } = [];
 
     /// <summary>Where a step runs: the working directory, <c>/</c> when none is set.</summary>
     public string Cwd => WorkingDir.Length > 0 ? WorkingDir : "/";
@@ -35,29 +67,11 @@ public sealed record StageConfig
     public static StageConfig Scratch(Platform platform) =>
         new() { Platform = platform, Env = ImageConfigRules.DefaultEnv(platform.OS), WorkingDir = "/" };
 
-    /// <summary>A base image's config; its own platform wins over the one asked for when it names one.</summary>
-    public static StageConfig FromImage(ImageConfig config, Platform requested)
-    {
-        var platform = config.Architecture.Length == 0 ? requested : Platform.Normalize(new Platform
-        {
-            OS = config.OS.Length > 0 ? config.OS : requested.OS,
-            Architecture = config.Architecture,
-            Variant = config.Variant,
-        });
-        var c = config.Config;
-        return new StageConfig
-        {
-            Platform = platform,
-            Env = [.. c.Env ?? []],
-            WorkingDir = c.WorkingDir ?? "",
-            User = c.User ?? "",
-            Shell = c.Shell is { Count: > 0 } shell ? [.. shell] : null,
-            OnBuild = [.. c.OnBuild ?? []],
-        };
-    }
-
-    /// <summary>The config a stage starts its instructions with: PATH added when missing, as BuildKit does on Linux.</summary>
-    public StageConfig Started() => this with { Env = ImageConfigRules.WithDefaultPath(Env, Platform.OS), OnBuild = [] };
+    /// <summary>
+    /// The config a stage starts its instructions with: PATH added when missing, as BuildKit does on Linux; the
+    /// triggers taken (they run now, and are not passed on); CMD not yet set by this stage.
+    /// </summary>
+    public StageConfig Started() => this with { Env = ImageConfigRules.WithDefaultPath(Env, Platform.OS), OnBuild = [], CmdSet = false };
 
     /// <summary>
     /// After <c>WORKDIR</c>: an absolute path is kept as written, a relative one joined onto the current directory
@@ -67,7 +81,16 @@ public sealed record StageConfig
 
     /// <summary>The clean absolute directory a <c>WORKDIR</c> (or a relative path) names from here.</summary>
     public string WorkdirPath(string path) => Paths.Absolute(path.StartsWith('/') ? path : Cwd + "/" + path);
+
+    /// <summary>With one more history entry: <paramref name="step"/> is the vertex whose layer it describes, null for none.</summary>
+    public StageConfig WithHistory(string createdBy, Vertex? step = null) => this with { History = [.. History, new StageHistory(createdBy, step)] };
 }
+
+/// <summary>
+/// One history entry a Dockerfile instruction adds. <see cref="Step"/> is the vertex of a filesystem step: whether its
+/// layer is empty, and when it was made, are known once it is solved; a config instruction has none (an empty layer).
+/// </summary>
+public sealed record StageHistory(string CreatedBy, Vertex? Step);
 
 /// <summary>Container paths as the Dockerfile frontend cleans them.</summary>
 internal static class Paths

@@ -14,8 +14,8 @@ internal sealed record StepOp(IOpDefinition Definition, IReadOnlyList<Vertex> In
 
 /// <summary>
 /// Converts one stage's instructions in order: each is expanded in the stage's scope (<see cref="StageScope.Apply"/>),
-/// config instructions give a new <see cref="StageConfig"/>, and RUN, COPY, ADD and WORKDIR each add a vertex on the
-/// stage's filesystem so far.
+/// config instructions give a new <see cref="StageConfig"/> (<see cref="ConfigInstructions"/>), and RUN, COPY, ADD and
+/// WORKDIR each add a vertex on the stage's filesystem so far, and a history entry naming it.
 /// </summary>
 internal sealed class StageConverter(PlatformConversion conversion, PlannedStage stage)
 {
@@ -71,33 +71,33 @@ internal sealed class StageConverter(PlatformConversion conversion, PlannedStage
         var step = new StepContext(conversion, stage, _config, _root, scope, raw.Location.StartLine);
         switch (ins)
         {
-            case EnvInstruction:
-                _config = _config with { Env = [.. scope.ConfigEnv] };
-                break;
-            case UserInstruction user:
-                _config = _config with { User = user.User };
-                break;
-            case ShellInstruction shell:
-                _config = _config with { Shell = [.. shell.Shell] };
-                break;
-            case OnbuildInstruction onbuild:
-                _config = _config with { OnBuild = [.. _config.OnBuild, onbuild.Expression] };
-                break;
             case WorkdirInstruction workdir:
                 Add(raw, Mkdir(_config.WorkdirPath(workdir.Path)));
                 _config = _config.WithWorkdir(workdir.Path);
+                _config = _config.WithHistory("WORKDIR " + _config.WorkingDir, _root);
                 break;
             case RunInstruction run:
-                Add(raw, ExecConverter.Convert(run, step));
+                var exec = ExecConverter.Convert(run, step);
+                Add(raw, exec);
+                var argv = ((ExecOp)exec.Definition).Args;
+                _config = _config.WithHistory("RUN " + HistoryText.RunCommand(argv, scope.DeclaredArgs, scope.ExpansionEnvironment()) + " # buildkit", _root);
                 break;
             case CopyInstruction copy:
-                Add(raw, CopyConverter.Convert(CopyStep.Of(copy), step));
+                Copy(raw, CopyStep.Of(copy), step);
                 break;
             case AddInstruction add:
-                Add(raw, CopyConverter.Convert(CopyStep.Of(add), step));
+                Copy(raw, CopyStep.Of(add), step);
                 break;
-            // The rest (LABEL, CMD, EXPOSE …) shape only the image config, which no vertex reads.
+            default:
+                _config = ConfigInstructions.Apply(_config, ins, scope) ?? _config;
+                break;
         }
+    }
+
+    private void Copy(Instruction raw, CopyStep copy, StepContext step)
+    {
+        Add(raw, CopyConverter.Convert(copy, step));
+        _config = _config.WithHistory(HistoryText.Copy(copy.Verb, copy.Parents, copy.Chown, copy.Chmod, copy.Files) + " # buildkit", _root);
     }
 
     /// <summary>WORKDIR makes its directory (and the missing ones above it), owned by the stage's user.</summary>
