@@ -202,7 +202,7 @@ public class DockerfileConverterTests
         var graph = Single("""
             FROM scratch
             ARG NAME=world
-            COPY --chown=app:staff --chmod=0755 <<EOF /greet.sh
+            COPY --chown=app:staff --chmod=0755 <<EOF /usr/local/bin/greet.sh
             echo hello $NAME
             EOF
             ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 https://example.com/dl/tool.tgz /opt/
@@ -211,8 +211,10 @@ public class DockerfileConverterTests
 
         var (heredoc, add, copy) = (graph.Vertices[0], graph.Vertices[2], graph.Vertices[4]);
         Assert.Null(Op<FileOp>(heredoc).BaseInput);
-        var file = Assert.IsType<MkfileAction>(Assert.Single(Op<FileOp>(heredoc).Actions));
-        Assert.Equal(("/greet.sh", 0b111_101_101u, "echo hello world\n", new FileOwner("app", "staff")),
+        var actions = Op<FileOp>(heredoc).Actions;
+        Assert.Equal(new MkdirAction("/usr/local/bin", 0b111_101_101) { MakeParents = true, Owner = new FileOwner("app", "staff") }, actions[0]);
+        var file = Assert.IsType<MkfileAction>(actions[1]);
+        Assert.Equal(("/usr/local/bin/greet.sh", 0b111_101_101u, "echo hello world\n", new FileOwner("app", "staff")),
             (file.Path, file.Mode, System.Text.Encoding.UTF8.GetString(file.Data.Span), file.Owner));
         var url = Op<HttpSource>(add.Inputs[1]);
         Assert.Equal(("tool.tgz", "sha256:" + new string('0', 64)), (url.Filename, url.Checksum));

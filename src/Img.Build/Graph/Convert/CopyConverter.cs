@@ -49,7 +49,7 @@ internal static class CopyConverter
         foreach (var source in copy.Files.SourcePaths)
             actions.Add(Action(copy, source, destination, options, inputs, step));
         foreach (var content in copy.Files.SourceContents)
-            actions.Add(Heredoc(copy, content, destIsDir ? destPath.TrimEnd('/') + "/" + content.Path : destPath, step));
+            actions.AddRange(Heredoc(copy, content, destIsDir ? destPath.TrimEnd('/') + "/" + content.Path : destPath, step));
         return new StepOp(new FileOp(actions) { BaseInput = step.Root is null ? null : 0 }, inputs.Vertices);
     }
 
@@ -68,11 +68,16 @@ internal static class CopyConverter
         return new CopyAction(inputs.Add(from), source, destination) { Options = options };
     }
 
-    private static MkfileAction Heredoc(CopyStep copy, SourceContent content, string path, StepContext step)
+    /// <summary>A heredoc's file, and first its missing directories (owned as the file), as the copier makes a destination's.</summary>
+    private static IEnumerable<FileAction> Heredoc(CopyStep copy, SourceContent content, string path, StepContext step)
     {
+        var owner = FileOwners.Parse(copy.Chown);
+        var parent = path[..path.LastIndexOf('/')];
+        if (parent.Length > 0)
+            yield return new MkdirAction(parent, 0b111_101_101) { MakeParents = true, Owner = owner };
         var data = content.Expand ? step.Scope.ExpandHeredoc(content.Data) : content.Data;
         var mode = copy.Chmod is null ? HeredocMode : ChmodSpec.Parse(copy.Chmod).Apply(HeredocMode, false);
-        return new MkfileAction(path, mode, Encoding.UTF8.GetBytes(data)) { Owner = FileOwners.Parse(copy.Chown) };
+        yield return new MkfileAction(path, mode, Encoding.UTF8.GetBytes(data)) { Owner = owner };
     }
 
     private static bool IsUrl(string source) =>
