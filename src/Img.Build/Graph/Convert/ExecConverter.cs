@@ -67,17 +67,17 @@ internal static class ExecConverter
     {
         var target = m.Target is { Length: > 0 } t ? Paths.Resolve(t, cwd) : null;
         var name = RunMountParser.TypeName(m.Type);
-        string Required() => target ?? throw new DockerfileException($"mount target must be set for {name} mounts", step.Line);
+        string RequiredTarget() => target ?? throw new DockerfileException($"mount target must be set for {name} mounts", step.Line);
         int? From() => m.From is { Length: > 0 } from ? inputs.Add(step.Conversion.From(from, step.Stage, step.Line).Vertex) : null;
         return m.Type switch
         {
-            MountType.Bind => new ExecMount(m.Type, Required())
+            MountType.Bind => new ExecMount(m.Type, RequiredTarget())
             {
                 Input = From() ?? inputs.Add(step.Conversion.Sources.Context),
                 Selector = "/" + SourcePattern.Clean(m.Source ?? ""),
                 ReadOnly = m.ReadOnly,
             },
-            MountType.Cache => new ExecMount(m.Type, Required())
+            MountType.Cache => new ExecMount(m.Type, RequiredTarget())
             {
                 Id = m.Id is { Length: > 0 } id ? id : target,
                 Input = From(),
@@ -88,7 +88,7 @@ internal static class ExecConverter
                 Gid = m.Gid,
                 Mode = m.Uid is null && m.Gid is null && m.Mode is null ? null : m.Mode ?? CacheMode,
             },
-            MountType.Tmpfs => new ExecMount(m.Type, Required()) { SizeBytes = m.SizeBytes },
+            MountType.Tmpfs => new ExecMount(m.Type, RequiredTarget()) { SizeBytes = m.SizeBytes },
             MountType.Secret => Secret(m, target),
             _ => new ExecMount(m.Type, target ?? "") { Id = m.Id is { Length: > 0 } ssh ? ssh : "default", Required = m.Required, Mode = m.Mode, Uid = m.Uid, Gid = m.Gid },
         };
