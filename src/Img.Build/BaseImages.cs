@@ -67,7 +67,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     private async Task<BaseImage> LoadImageAsync(string name, Platform platform, CancellationToken ct)
     {
         if (!Reference.TryParse(name, out var reference, out var error))
-            throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
+            throw new BuildFailedException($"failed to parse stage name \"{name}\": {error}");
         var step = progress.Start($"[internal] load metadata for {reference}");
         Descriptor target;
         // A stored image of that name, else what an earlier build resolved it to: no registry round trip (docker's
@@ -98,7 +98,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         catch (InvalidDataException e)
         {
             step.Error(e.Message);
-            throw new BuildFailedException($"failed to solve: build context {name}: {e.Message}", e);
+            throw new BuildFailedException($"build context {name}: {e.Message}", e);
         }
         return await UnpackImageAsync($"oci-layout://{context.Location}", target, platform, step, ct).ConfigureAwait(false);
     }
@@ -162,7 +162,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         if (manifestDesc is null)
         {
             step.Error("no match for platform");
-            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+            throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
         Materials.Add(new Material(reference, manifestDesc.Digest));
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
@@ -171,10 +171,10 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         if (MediaTypes.IsManifest(target.MediaType) && config.Architecture.Length > 0 && !platform.Matches(config.Platform))
         {
             step.Error("no match for platform");
-            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+            throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
         if (config.RootFs.DiffIds.Count != manifest.Layers.Count)
-            throw new BuildFailedException($"failed to solve: {reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
+            throw new BuildFailedException($"{reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
         step.Done();
 
         var layers = manifest.Layers.Zip(config.RootFs.DiffIds, (l, d) => new LayerRef(l, d)).ToList();
@@ -216,7 +216,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         catch (Exception e) when (e is not OperationCanceledException)
         {
             step.Error(e.Message);
-            throw new BuildFailedException($"failed to solve: {reference}: {e.Message}", e);
+            throw new BuildFailedException($"{reference}: {e.Message}", e);
         }
     }
 
@@ -260,7 +260,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
                 applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions { RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners }, ct).ConfigureAwait(false);
             }
             if (applied.DiffId != layer.DiffId)
-                throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
+                throw new BuildFailedException($"layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
             await snapshots.CommitAsync(active, name, ct).ConfigureAwait(false);
             active = null!;
         }

@@ -117,6 +117,3 @@ public sealed record BuiltImage(Descriptor Target, Descriptor? Config)
     /// <summary>docker's image ID: the config digest, or the index digest for several platforms (what <c>--iidfile</c> holds).</summary>
     public Digest ImageId => Config?.Digest ?? Target.Digest;
 }
-
-/// <summary>A build failed for a reason the user can act on; the message is the whole reason (<c>failed to solve: …</c>).</summary>
-public sealed class BuildFailedException(string message, Exception? inner = null) : Exception(message, inner);

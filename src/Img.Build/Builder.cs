@@ -38,8 +38,8 @@ public static class Builder
             {
                 load.Error(e.Message);
                 throw new BuildFailedException(e is NativeException { Errno: Native.ENOENT }
-                    ? $"failed to solve: failed to read dockerfile: open {dockerfileName}: no such file or directory"
-                    : $"failed to solve: failed to read dockerfile: {e.Message}", e);
+                    ? $"failed to read dockerfile: open {dockerfileName}: no such file or directory"
+                    : $"failed to read dockerfile: {e.Message}", e);
             }
             load.Log($"transferring dockerfile: {text.Length}B done");
             load.Done();
@@ -59,7 +59,7 @@ public static class Builder
             }
             catch (DockerfileException e)
             {
-                throw new BuildFailedException("failed to solve: " + e.Message, e);
+                throw new BuildFailedException(e.Message, e);
             }
 
             var ignoreStep = sink.Start("[internal] load .dockerignore");
@@ -69,7 +69,7 @@ public static class Builder
             catch (Exception e) when (e is DockerfileException or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 ignoreStep.Error(e.Message);
-                throw new BuildFailedException("failed to solve: " + e.Message, e);
+                throw new BuildFailedException(e.Message, e);
             }
             ignoreStep.Done();
 
@@ -145,7 +145,7 @@ public static class Builder
             "gzip" => Compression.Gzip,
             "zstd" => Compression.Zstd,
             "uncompressed" => Compression.None,
-            _ => throw new BuildFailedException($"failed to solve: invalid compression type {c}"),
+            _ => throw new BuildFailedException($"invalid compression type {c}"),
         };
     }
 }

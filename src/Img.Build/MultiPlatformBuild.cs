@@ -39,9 +39,9 @@ public static class MultiPlatformBuild
         }
         if (platforms.Count == 0) platforms = [request.Platform];
         if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
-            throw new BuildFailedException($"failed to solve: exporter \"{request.Output.Type}\" could not be found");
+            throw new BuildFailedException($"exporter \"{request.Output.Type}\" could not be found");
         if (request.Provenance is not null && request.Output.Type is "local" or "tar")
-            throw new BuildFailedException($"failed to solve: a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
+            throw new BuildFailedException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
         var started = DateTimeOffset.UtcNow;
 
         await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
@@ -158,7 +158,7 @@ public static class MultiPlatformBuild
     private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
     {
         var backend = solved[0].Backend;
-        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("failed to solve: the platforms were built on different snapshotters");
+        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
         return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
     }
 

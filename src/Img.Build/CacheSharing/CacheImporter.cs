@@ -33,7 +33,7 @@ internal static class CacheImporter
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                step.Log($"WARNING: ignoring cache from {spec.Display}: {ImportedCache.Reason(e)}");
+                step.Log($"WARNING: ignoring cache from {spec.Display}: {BuildFailedException.ReasonOf(e)}");
             }
             step.Done();
         }
