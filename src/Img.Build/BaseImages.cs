@@ -37,11 +37,14 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
     public ConcurrentBag<Material> Materials { get; } = [];
 
+    /// <summary>Debug lines (<c>-d</c>) of the registry client; null for none.</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>The build's stat cache, for digesting named context directories.</summary>
     public StatCache? Stats { get; init; }
 
     /// <summary>Timeouts, low-speed rule and ceilings of transfers (a pull's, and an ADD download's).</summary>
-    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment())).Options;
+    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log))).Options;
 
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
@@ -209,7 +212,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     {
         try
         {
-            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment());
+            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log));
             var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
             return pulled.Target;
         }

@@ -16,7 +16,7 @@ internal static class ImagePusher
         if (request.Names.Count == 0)
             throw new BuildFailedException("push requires a name: use -t NAME or -o type=registry,name=NAME");
         var insecure = request.Output.InsecureRegistry ? request.Names.Select(n => n.Domain).Distinct().ToList() : null;
-        var client = new RegistryClient(RegistryOptions.FromEnvironment(insecure));
+        var client = new RegistryClient(request.RegistryOptions(insecure));
         step.Log("pushing layers");
         foreach (var name in request.Names)
         {

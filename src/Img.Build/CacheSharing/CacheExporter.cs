@@ -60,7 +60,7 @@ internal sealed class CacheExporter
                 var (manifest, layers, configDesc) = await WriteManifestAsync(store.Content, MapOf(Steps(spec.Max)), ct).ConfigureAwait(false);
                 if (spec.Type == CacheType.Registry)
                 {
-                    client ??= new RegistryClient(RegistryOptions.FromEnvironment());
+                    client ??= new RegistryClient(_request.RegistryOptions());
                     var report = new PushReport(step, manifest.Digest, configDesc.Digest);
                     await client.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
                 }

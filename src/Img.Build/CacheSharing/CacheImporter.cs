@@ -28,7 +28,7 @@ internal static class CacheImporter
             {
                 var (config, source) = spec.Type == CacheType.Local
                     ? ReadLayout(spec)
-                    : await ReadRegistryAsync(client ??= new RegistryClient(RegistryOptions.FromEnvironment()), spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
+                    : await ReadRegistryAsync(client ??= new RegistryClient(request.RegistryOptions()), spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
                 imported.Add(config, source);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
