@@ -261,7 +261,7 @@ public class BuildPlanTests
     }
 
     [Fact]
-    public void TargetSubgraphAndParallelLayers()
+    public void TargetSubgraphAndDependencies()
     {
         const string df = """
             FROM alpine AS deps
@@ -276,7 +276,9 @@ public class BuildPlanTests
         var plan = Plan(df);
         Assert.Equal("final", plan.Target.Name);
         Assert.DoesNotContain(plan.BuildOrder, s => s.Name == "unused");
-        Assert.Equal([["deps", "tools"], ["build"], ["final"]], plan.ParallelLayers.Select(l => l.Select(s => s.Name!).Order().ToArray()));
+        Assert.Equal([0, 1], plan.Stages[3].StageDependencies.Order());
+        Assert.Equal([1, 3], plan.Stages[4].StageDependencies.Order());
+        Assert.Empty(plan.Stages[0].StageDependencies.Concat(plan.Stages[1].StageDependencies));
         var order = plan.BuildOrder.Select(s => s.Name).ToList();
         Assert.True(order.IndexOf("deps") < order.IndexOf("build") && order.IndexOf("build") < order.IndexOf("final"));
         Assert.Equal(3, plan.Stages[3].BaseStageIndex is null ? -1 : 3);

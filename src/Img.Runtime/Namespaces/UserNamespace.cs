@@ -45,13 +45,6 @@ public static class UserNamespace
         HostEuid != 0;
 
     /// <summary>
-    /// Re-executes this program (<c>/proc/self/exe</c>) with <paramref name="args"/> in a user namespace and
-    /// returns the child's exit code, or null when no re-exec is needed (host root, already inside, or disabled).
-    /// </summary>
-    public static int? EnterOrReexec(string[] args) =>
-        EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", args, Console.Error, CancellationToken.None).GetAwaiter().GetResult();
-
-    /// <summary>
     /// Re-executes <paramref name="program"/> with <paramref name="args"/> in a user namespace, stdio inherited,
     /// SIGINT/SIGTERM forwarded as SIGINT; returns its exit code (128+signal when killed), or null when not needed.
     /// </summary>
