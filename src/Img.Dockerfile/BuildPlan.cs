@@ -104,7 +104,10 @@ public sealed class BuildPlan
     /// <summary>Stages the target needs (including itself), dependencies first.</summary>
     public IReadOnlyList<PlannedStage> BuildOrder { get; }
 
-    /// <summary>Build-args that no ARG declares anywhere (BuildKit warns about these).</summary>
+    /// <summary>
+    /// Build-args that no ARG declares anywhere (docker warns about these), sorted. Proxy and builtin args are not
+    /// among them, nor those the builder reads itself: <c>SOURCE_DATE_EPOCH</c> and BuildKit's <c>BUILDKIT_*</c> options.
+    /// </summary>
     public IEnumerable<string> UnusedBuildArgs
     {
         get
@@ -113,9 +116,12 @@ public sealed class BuildPlan
             foreach (var s in Document.Stages)
                 foreach (var a in s.Commands.OfType<ArgInstruction>())
                     declared.UnionWith(a.Args.Select(d => d.Key));
-            return Options.BuildArgs.Keys.Where(k => !declared.Contains(k) && !ProxyArgs.Contains(k) && !BuiltinArgs.ContainsKey(k)).Order(StringComparer.Ordinal);
+            return Options.BuildArgs.Keys.Where(k => !declared.Contains(k) && !ProxyArgs.Contains(k) && !BuiltinArgs.ContainsKey(k) && !IsBuilderArg(k))
+                .Order(StringComparer.Ordinal);
         }
     }
+
+    private static bool IsBuilderArg(string name) => name == "SOURCE_DATE_EPOCH" || name.StartsWith("BUILDKIT_", StringComparison.Ordinal);
 
     /// <summary>Finds a stage by (case-insensitive) name or numeric index.</summary>
     public PlannedStage? FindStage(string nameOrIndex)

@@ -109,6 +109,17 @@ public class BuildPlanTests
     }
 
     [Fact]
+    public void UnusedBuildArgsAreSortedAndLeaveOutWhatTheBuilderReads()
+    {
+        var plan = Plan("ARG META\nFROM busybox\nARG DECLARED\n", new()
+        {
+            ["ZED"] = "z", ["META"] = "m", ["DECLARED"] = "d", ["ALPHA"] = "a", ["TARGETARCH"] = "t", ["no_proxy"] = "n",
+            ["SOURCE_DATE_EPOCH"] = "0", ["BUILDKIT_DOCKERFILE_CHECK"] = "skip=all",
+        });
+        Assert.Equal(["ALPHA", "ZED"], plan.UnusedBuildArgs);
+    }
+
+    [Fact]
     public void TestDefaultEnvWithArgs()
     {
         const string df = "ARG image=idlebox\nFROM busy${image#idle}\nARG my_arg\nENV my_arg=\"my_arg=${my_arg:-def_val}\"\nENV my_trimmed_arg=\"${my_arg%%e*}\"\n";

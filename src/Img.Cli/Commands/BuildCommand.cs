@@ -164,6 +164,9 @@ public sealed class BuildCommand : Command
                 if (progress is RawJsonProgress raw) raw.ReportWarnings(checks.Warnings);
                 else if (mode.ShowsHeadings) checks.WriteSummary(context.Err);
             }
+            // docker's warning, where docker prints it: after the steps, before the closing line.
+            if (mode.ShowsHeadings && built.UnusedBuildArgs.Count > 0)
+                context.Err.Write($"[Warning] One or more build-args [{string.Join(' ', built.UnusedBuildArgs)}] were not consumed\n");
             if (mode.Kind == ProgressKind.Quiet) context.Out.WriteLine(built.ImageId.ToString());
             if (mode.ShowsHeadings) context.Err.Write($"Successfully built {name}\n");
             return 0;
