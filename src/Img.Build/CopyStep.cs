@@ -36,11 +36,11 @@ internal static class CopyStep
     {
         var dest = req.Files.Dest;
         var destIsDir = dest.Length == 0 || dest.EndsWith('/') || dest == "." || dest.EndsWith("/.", StringComparison.Ordinal);
-        var target = new CopyTarget(step.Absolute(dest), destIsDir, req.Chmod is null ? null : ChmodSpec.Parse(req.Chmod),
-            req.Excludes.Count > 0 ? new PatternMatcher(req.Excludes) : null);
         var sourceCount = req.Files.SourcePaths.Count + req.Files.SourceContents.Count;
         if (sourceCount > 1 && !destIsDir)
             throw new BuildFailedException($"Dockerfile:{step.Line}: When using {req.Verb} with more than one source file, the destination must be a directory and end with a /");
+        var target = new CopyTarget(step.Absolute(dest), destIsDir, req.Chmod is null ? null : ChmodSpec.Parse(req.Chmod),
+            req.Excludes.Count > 0 ? new PatternMatcher(req.Excludes) : null);
         var keyParts = new List<string> { req.Verb, target.Path, destIsDir.ToString(), req.Chown ?? "", req.Chmod ?? "", req.Parents.ToString(), string.Join('\0', req.Excludes) };
         var sources = await SourcesAsync(step, req, keyParts, ct).ConfigureAwait(false);
         return new LayerStep($"{req.Verb} {string.Join(' ', req.Files.SourcePaths)} {target.Path}", keyParts,
