@@ -24,7 +24,7 @@ internal sealed class StageDispatcher(Solver solver, PlannedStage stage)
         _total = 1 + stage.Stage.Commands.Count(IsVertex);
         _state = await BaseAsync(ct).ConfigureAwait(false);
         var env = ImageConfigRules.WithDefaultPath(Config.Config.Env ?? []);
-        Config.Config.Env = env; // the stage's own copy (StageBase), not yet shared
+        Config.Config.Env = env; // the copy BaseAsync made for this stage, not shared yet
         var scope = solver.Plan.CreateScope(stage, env, _state.Args);
         _shell = Config.Config.Shell is { Count: > 0 } sh ? sh : ImageConfigRules.DefaultShell(Config.OS.Length > 0 ? Config.OS : "linux");
 
