@@ -29,7 +29,7 @@ internal static class ConfigInstructions
     /// <summary>The config after <paramref name="ins"/>, with its history entry.</summary>
     public static ImageConfig Apply(ImageConfig before, Instruction ins, ConfigInputs inputs)
     {
-        var config = StageState.Clone(before);
+        var config = before.Copy();
         var history = Change(config, config.Config, ins, inputs);
         Append(config, history, inputs.Created, emptyLayer: true);
         return config;
@@ -38,7 +38,7 @@ internal static class ConfigInstructions
     /// <summary>The config with one more history entry (a filesystem step's, <paramref name="emptyLayer"/> when it changed nothing).</summary>
     public static ImageConfig WithHistory(ImageConfig before, string createdBy, DateTimeOffset? created, bool emptyLayer)
     {
-        var config = StageState.Clone(before);
+        var config = before.Copy();
         Append(config, createdBy, created, emptyLayer);
         return config;
     }
@@ -46,7 +46,7 @@ internal static class ConfigInstructions
     /// <summary>The config with another working directory (WORKDIR's change to the config; its directory is a layer step).</summary>
     public static ImageConfig WithWorkingDir(ImageConfig before, string workingDir)
     {
-        var config = StageState.Clone(before);
+        var config = before.Copy();
         config.Config.WorkingDir = workingDir;
         return config;
     }
