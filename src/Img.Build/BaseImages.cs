@@ -37,11 +37,14 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
     public ConcurrentBag<Material> Materials { get; } = [];
 
+    /// <summary>Debug lines (<c>-d</c>) of the registry client; null for none.</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>The build's stat cache, for digesting named context directories.</summary>
     public StatCache? Stats { get; init; }
 
     /// <summary>Timeouts, low-speed rule and ceilings of transfers (a pull's, and an ADD download's).</summary>
-    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment())).Options;
+    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log))).Options;
 
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
@@ -67,7 +70,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     private async Task<BaseImage> LoadImageAsync(string name, Platform platform, CancellationToken ct)
     {
         if (!Reference.TryParse(name, out var reference, out var error))
-            throw new BuildFailedException($"failed to solve: failed to parse stage name \"{name}\": {error}");
+            throw new BuildFailedException($"failed to parse stage name \"{name}\": {error}");
         var step = progress.Start($"[internal] load metadata for {reference}");
         Descriptor target;
         // A stored image of that name, else what an earlier build resolved it to: no registry round trip (docker's
@@ -98,7 +101,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         catch (InvalidDataException e)
         {
             step.Error(e.Message);
-            throw new BuildFailedException($"failed to solve: build context {name}: {e.Message}", e);
+            throw new BuildFailedException($"build context {name}: {e.Message}", e);
         }
         return await UnpackImageAsync($"oci-layout://{context.Location}", target, platform, step, ct).ConfigureAwait(false);
     }
@@ -162,7 +165,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         if (manifestDesc is null)
         {
             step.Error("no match for platform");
-            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+            throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
         Materials.Add(new Material(reference, manifestDesc.Digest));
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
@@ -171,10 +174,10 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         if (MediaTypes.IsManifest(target.MediaType) && config.Architecture.Length > 0 && !platform.Matches(config.Platform))
         {
             step.Error("no match for platform");
-            throw new BuildFailedException($"failed to solve: {reference}: no match for platform {platform} in manifest {target.Digest}: not found");
+            throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
         if (config.RootFs.DiffIds.Count != manifest.Layers.Count)
-            throw new BuildFailedException($"failed to solve: {reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
+            throw new BuildFailedException($"{reference}: config has {config.RootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
         step.Done();
 
         var layers = manifest.Layers.Zip(config.RootFs.DiffIds, (l, d) => new LayerRef(l, d)).ToList();
@@ -209,14 +212,14 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     {
         try
         {
-            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment());
+            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log));
             var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
             return pulled.Target;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             step.Error(e.Message);
-            throw new BuildFailedException($"failed to solve: {reference}: {e.Message}", e);
+            throw new BuildFailedException($"{reference}: {e.Message}", e);
         }
     }
 
@@ -260,7 +263,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
                 applied = await LayerApplier.ApplyBlobAsync(store.Content, blob, snapshots.Snapshotter.FsDir(active), new ApplyOptions { RecordOwners = Img.Runtime.Namespaces.Isolation.Current.RecordsOwners }, ct).ConfigureAwait(false);
             }
             if (applied.DiffId != layer.DiffId)
-                throw new BuildFailedException($"failed to solve: layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
+                throw new BuildFailedException($"layer {layer.Blob.Digest}: diff id {applied.DiffId} does not match the config's {layer.DiffId}");
             await snapshots.CommitAsync(active, name, ct).ConfigureAwait(false);
             active = null!;
         }

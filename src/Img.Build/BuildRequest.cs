@@ -101,22 +101,30 @@ public sealed record BuildRequest
 
     /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>The registry options of every client the build makes (base images, cache import and export, push): the environment's, with the debug log.</summary>
+    internal Img.Registry.RegistryOptions RegistryOptions(IEnumerable<string>? insecureRegistries = null) =>
+        Img.Registry.RegistryOptions.FromEnvironment(insecureRegistries, Log);
 }
 
 /// <summary>What a build produced.</summary>
 /// <param name="Manifest">The image manifest in the content store.</param>
 /// <param name="Config">The image config blob.</param>
 /// <param name="ImageConfig">The config itself.</param>
-public sealed record BuildResult(Descriptor Manifest, Descriptor Config, ImageConfig ImageConfig);
+public sealed record BuildResult(Descriptor Manifest, Descriptor Config, ImageConfig ImageConfig)
+{
+    /// <summary><c>--build-arg</c>s that no ARG declares (docker warns about them), sorted.</summary>
+    public IReadOnlyList<string> UnusedBuildArgs { get; init; } = [];
+}
 
 /// <summary>What the exporter was given: the manifest (one platform) or index (several) and, for one platform, its config.</summary>
 /// <param name="Target">The manifest or index descriptor, as stored.</param>
 /// <param name="Config">The image config of a single-platform build; null for an index.</param>
 public sealed record BuiltImage(Descriptor Target, Descriptor? Config)
 {
+    /// <summary><c>--build-arg</c>s that no ARG declares (docker warns about them), sorted.</summary>
+    public IReadOnlyList<string> UnusedBuildArgs { get; init; } = [];
+
     /// <summary>docker's image ID: the config digest, or the index digest for several platforms (what <c>--iidfile</c> holds).</summary>
     public Digest ImageId => Config?.Digest ?? Target.Digest;
 }
-
-/// <summary>A build failed for a reason the user can act on; the message is the whole reason (<c>failed to solve: …</c>).</summary>
-public sealed class BuildFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -18,7 +18,14 @@ public static class DefinitionFile
     private const int O_NOCTTY = 0x100;
 
     /// <summary>The text of <paramref name="path"/>; <paramref name="what"/> names it in errors ("Dockerfile").</summary>
-    public static async Task<string> ReadTextAsync(string path, string contextDir, string what, CancellationToken ct)
+    public static async Task<string> ReadTextAsync(string path, string contextDir, string what, CancellationToken ct) =>
+        Text(await ReadAsync(path, contextDir, what, ct).ConfigureAwait(false));
+
+    /// <summary>The bytes as text: UTF-8, a BOM kept (the parser knows it).</summary>
+    public static string Text(byte[] bytes) => new UTF8Encoding(false).GetString(bytes);
+
+    /// <summary>The bytes of <paramref name="path"/>; <paramref name="what"/> names it in errors ("Dockerfile").</summary>
+    public static async Task<byte[]> ReadAsync(string path, string contextDir, string what, CancellationToken ct)
     {
         var full = Path.GetFullPath(path);
         var context = Path.TrimEndingDirectorySeparator(Path.GetFullPath(contextDir));
@@ -38,7 +45,7 @@ public static class DefinitionFile
         while (total < buf.Length && (n = await RandomAccess.ReadAsync(handle, buf.AsMemory(total), total, ct).ConfigureAwait(false)) > 0)
             total += n;
         if (total > MaxBytes) throw new IOException($"{what} {path} is more than the limit of {MaxBytes} bytes");
-        return new UTF8Encoding(false).GetString(buf, 0, total); // a BOM stays: the parser knows it
+        return buf[..total];
     }
 
     private static string Kind(uint type) => type switch

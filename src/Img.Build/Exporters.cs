@@ -46,7 +46,7 @@ internal static class Exporters
                     break;
                 }
             default:
-                throw new BuildFailedException($"failed to solve: exporter \"{output.Type}\" could not be found");
+                throw new BuildFailedException($"exporter \"{output.Type}\" could not be found");
         }
     }
 
@@ -99,7 +99,7 @@ internal static class Exporters
     {
         if (request.Output.ToStdout)
         {
-            var stdout = request.OpenStdout?.Invoke() ?? throw new BuildFailedException("failed to solve: no standard output to write the result to");
+            var stdout = request.OpenStdout?.Invoke() ?? throw new BuildFailedException("no standard output to write the result to");
             await using (stdout.ConfigureAwait(false))
             {
                 await write(stdout).ConfigureAwait(false);
@@ -108,7 +108,7 @@ internal static class Exporters
             return;
         }
         var dest = request.Output.Destination!;
-        if (Directory.Exists(dest)) throw new BuildFailedException("failed to solve: destination file is a directory");
+        if (Directory.Exists(dest)) throw new BuildFailedException("destination file is a directory");
         var file = new AtomicFile(dest);
         await using (file.ConfigureAwait(false))
         {

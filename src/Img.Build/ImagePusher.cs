@@ -14,9 +14,9 @@ internal static class ImagePusher
     public static async Task PushAsync(BuildRequest request, ContentStore content, Descriptor target, StepReporter step, CancellationToken ct)
     {
         if (request.Names.Count == 0)
-            throw new BuildFailedException("failed to solve: push requires a name: use -t NAME or -o type=registry,name=NAME");
+            throw new BuildFailedException("push requires a name: use -t NAME or -o type=registry,name=NAME");
         var insecure = request.Output.InsecureRegistry ? request.Names.Select(n => n.Domain).Distinct().ToList() : null;
-        var client = new RegistryClient(RegistryOptions.FromEnvironment(insecure));
+        var client = new RegistryClient(request.RegistryOptions(insecure));
         step.Log("pushing layers");
         foreach (var name in request.Names)
         {
@@ -27,7 +27,7 @@ internal static class ImagePusher
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 step.Error(e.Message);
-                throw new BuildFailedException($"failed to solve: failed to push {name}: {e.Message}", e);
+                throw new BuildFailedException($"failed to push {name}: {e.Message}", e);
             }
             step.Log($"pushing manifest for {name}@{target.Digest} done");
         }

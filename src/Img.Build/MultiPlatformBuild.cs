@@ -14,8 +14,9 @@ namespace Img.Build;
 /// <param name="Backend">The snapshotter that holds <paramref name="Snapshot"/>.</param>
 /// <param name="Cache">Its steps for <c>--cache-to</c>, exported once for all platforms.</param>
 /// <param name="Materials">The base images it used (for a provenance attestation).</param>
+/// <param name="Dockerfile">The Dockerfile as the build read it (a <c>mode=max</c> provenance attestation carries it).</param>
 internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache,
-    IReadOnlyList<Material> Materials);
+    IReadOnlyList<Material> Materials, byte[] Dockerfile);
 
 /// <summary>
 /// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
@@ -35,13 +36,13 @@ public static class MultiPlatformBuild
         {
             var single = platforms.Count == 1 ? request with { Platform = platforms[0] } : request;
             var result = await Builder.BuildAsync(single, progress, ct).ConfigureAwait(false);
-            return new BuiltImage(result.Manifest, result.Config);
+            return new BuiltImage(result.Manifest, result.Config) { UnusedBuildArgs = result.UnusedBuildArgs };
         }
         if (platforms.Count == 0) platforms = [request.Platform];
         if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
-            throw new BuildFailedException($"failed to solve: exporter \"{request.Output.Type}\" could not be found");
+            throw new BuildFailedException($"exporter \"{request.Output.Type}\" could not be found");
         if (request.Provenance is not null && request.Output.Type is "local" or "tar")
-            throw new BuildFailedException($"failed to solve: a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
+            throw new BuildFailedException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
         var started = DateTimeOffset.UtcNow;
 
         await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
@@ -57,13 +58,13 @@ public static class MultiPlatformBuild
         {
             var finished = DateTimeOffset.UtcNow;
             foreach (var s in solved)
-                attestations.Add(await Provenance.WriteAsync(store.Content, request, s.Platform, s.Result, s.Materials, started, finished, ct).ConfigureAwait(false));
+                attestations.Add(await Provenance.WriteAsync(store.Content, request, s, started, finished, ct).ConfigureAwait(false));
         }
         var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations, attestations)
             .ConfigureAwait(false);
         await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
-        return new BuiltImage(index, null);
+        return new BuiltImage(index, null) { UnusedBuildArgs = solved[0].Result.UnusedBuildArgs };
     }
 
     /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
@@ -158,7 +159,7 @@ public static class MultiPlatformBuild
     private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
     {
         var backend = solved[0].Backend;
-        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("failed to solve: the platforms were built on different snapshotters");
+        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
         return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
     }
 

@@ -33,11 +33,11 @@ internal static class Provenance
     public const string ReferenceType = "vnd.docker.reference.type";
     public const string AttestationManifest = "attestation-manifest";
 
-    /// <summary>Writes the statement, its config and manifest; returns the index entry for the attestation manifest.</summary>
-    public static async Task<Descriptor> WriteAsync(ContentStore content, BuildRequest request, Platform platform, BuildResult image,
-        IReadOnlyList<Material> materials, DateTimeOffset started, DateTimeOffset finished, CancellationToken ct)
+    /// <summary>Writes the statement about <paramref name="solved"/>, its config and manifest; returns the index entry for the attestation manifest.</summary>
+    public static async Task<Descriptor> WriteAsync(ContentStore content, BuildRequest request, SolvedPlatform solved,
+        DateTimeOffset started, DateTimeOffset finished, CancellationToken ct)
     {
-        var statement = Statement(request, platform, image, materials, started, finished);
+        var statement = Statement(request, solved, started, finished);
         var layer = await content.WriteBytesAsync(statement, InTotoMediaType, ct).ConfigureAwait(false);
         var config = await content.WriteBytesAsync(Encoding.UTF8.GetBytes(
             $$$"""{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":["{{{layer.Digest}}}"]}}"""),
@@ -55,16 +55,15 @@ internal static class Provenance
             Platform = new Platform { OS = "unknown", Architecture = "unknown" },
             Annotations = new Dictionary<string, string>
             {
-                [ReferenceDigest] = image.Manifest.Digest.ToString(),
+                [ReferenceDigest] = solved.Result.Manifest.Digest.ToString(),
                 [ReferenceType] = AttestationManifest,
             },
         };
     }
 
-    private static byte[] Statement(BuildRequest request, Platform platform, BuildResult image, IReadOnlyList<Material> materials,
-        DateTimeOffset started, DateTimeOffset finished)
+    private static byte[] Statement(BuildRequest request, SolvedPlatform solved, DateTimeOffset started, DateTimeOffset finished)
     {
-        var max = request.Provenance == ProvenanceMode.Max;
+        var platform = solved.Platform;
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -73,15 +72,7 @@ internal static class Provenance
             w.WriteString("predicateType", PredicateType);
             w.WriteStartArray("subject");
             var names = request.Names.Count > 0 ? request.Names.Select(n => Purl(n.ToString(), platform)) : [Purl(null, platform)];
-            foreach (var name in names.Distinct())
-            {
-                w.WriteStartObject();
-                w.WriteString("name", name);
-                w.WriteStartObject("digest");
-                w.WriteString("sha256", image.Manifest.Digest.Hex);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+            foreach (var name in names.Distinct()) WriteDigested(w, "name", name, solved.Result.Manifest.Digest);
             w.WriteEndArray();
 
             w.WriteStartObject("predicate");
@@ -90,73 +81,87 @@ internal static class Provenance
             w.WriteEndObject();
             w.WriteString("buildType", "https://mobyproject.org/buildkit@v1");
             w.WriteStartArray("materials");
-            foreach (var m in materials.DistinctBy(m => (m.Name, m.Digest)))
-            {
-                w.WriteStartObject();
-                w.WriteString("uri", Purl(m.Name, platform));
-                w.WriteStartObject("digest");
-                w.WriteString("sha256", m.Digest.Hex);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+            foreach (var m in solved.Materials.DistinctBy(m => (m.Name, m.Digest))) WriteDigested(w, "uri", Purl(m.Name, platform), m.Digest);
             w.WriteEndArray();
-
-            w.WriteStartObject("invocation");
-            w.WriteStartObject("configSource");
-            w.WriteString("entryPoint", Path.GetFileName(request.DockerfilePath));
-            w.WriteEndObject();
-            w.WriteStartObject("parameters");
-            w.WriteString("frontend", "dockerfile.v0");
-            if (max)
-            {
-                w.WriteStartObject("args");
-                foreach (var (k, v) in request.BuildArgs.OrderBy(p => p.Key, StringComparer.Ordinal)) w.WriteString("build-arg:" + k, v);
-                foreach (var (k, v) in request.Labels.OrderBy(p => p.Key, StringComparer.Ordinal)) w.WriteString("label:" + k, v);
-                if (request.Target is { } target) w.WriteString("target", target);
-                w.WriteEndObject();
-            }
-            w.WriteStartArray("locals");
-            foreach (var local in new[] { "context", "dockerfile" })
-            {
-                w.WriteStartObject();
-                w.WriteString("name", local);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteStartObject("environment");
-            w.WriteString("platform", platform.ToString());
-            w.WriteEndObject();
-            w.WriteEndObject();
-
-            w.WriteStartObject("metadata");
-            w.WriteString("buildStartedOn", started.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteString("buildFinishedOn", finished.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
-            w.WriteStartObject("completeness");
-            w.WriteBoolean("parameters", max);
-            w.WriteBoolean("environment", true);
-            w.WriteBoolean("materials", false);
-            w.WriteEndObject();
-            w.WriteBoolean("reproducible", false);
-            if (max && File.Exists(request.DockerfilePath))
-            {
-                w.WriteStartObject("https://mobyproject.org/buildkit@v1#metadata");
-                w.WriteStartObject("source");
-                w.WriteStartArray("infos");
-                w.WriteStartObject();
-                w.WriteString("filename", Path.GetFileName(request.DockerfilePath));
-                w.WriteString("language", "Dockerfile");
-                w.WriteBase64String("data", File.ReadAllBytes(request.DockerfilePath));
-                w.WriteEndObject();
-                w.WriteEndArray();
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
+            WriteInvocation(w, request, platform);
+            WriteMetadata(w, request, solved.Dockerfile, started, finished);
             w.WriteEndObject();
             w.WriteEndObject();
         }
         return buffer.ToArray();
+    }
+
+    /// <summary>A subject or material: <c>{"name": …, "digest": {"sha256": …}}</c>.</summary>
+    private static void WriteDigested(Utf8JsonWriter w, string nameField, string name, Digest digest)
+    {
+        w.WriteStartObject();
+        w.WriteString(nameField, name);
+        w.WriteStartObject("digest");
+        w.WriteString("sha256", digest.Hex);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>How the build was asked for: the Dockerfile's name, the frontend, with <c>mode=max</c> its arguments.</summary>
+    private static void WriteInvocation(Utf8JsonWriter w, BuildRequest request, Platform platform)
+    {
+        w.WriteStartObject("invocation");
+        w.WriteStartObject("configSource");
+        w.WriteString("entryPoint", Path.GetFileName(request.DockerfilePath));
+        w.WriteEndObject();
+        w.WriteStartObject("parameters");
+        w.WriteString("frontend", "dockerfile.v0");
+        if (request.Provenance == ProvenanceMode.Max)
+        {
+            w.WriteStartObject("args");
+            foreach (var (k, v) in request.BuildArgs.OrderBy(p => p.Key, StringComparer.Ordinal)) w.WriteString("build-arg:" + k, v);
+            foreach (var (k, v) in request.Labels.OrderBy(p => p.Key, StringComparer.Ordinal)) w.WriteString("label:" + k, v);
+            if (request.Target is { } target) w.WriteString("target", target);
+            w.WriteEndObject();
+        }
+        w.WriteStartArray("locals");
+        foreach (var local in new[] { "context", "dockerfile" })
+        {
+            w.WriteStartObject();
+            w.WriteString("name", local);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteStartObject("environment");
+        w.WriteString("platform", platform.ToString());
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>The build's times and completeness; with <c>mode=max</c> the Dockerfile the build read.</summary>
+    private static void WriteMetadata(Utf8JsonWriter w, BuildRequest request, byte[] dockerfile, DateTimeOffset started, DateTimeOffset finished)
+    {
+        var max = request.Provenance == ProvenanceMode.Max;
+        w.WriteStartObject("metadata");
+        w.WriteString("buildStartedOn", started.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("buildFinishedOn", finished.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteStartObject("completeness");
+        w.WriteBoolean("parameters", max);
+        w.WriteBoolean("environment", true);
+        w.WriteBoolean("materials", false);
+        w.WriteEndObject();
+        w.WriteBoolean("reproducible", false);
+        if (max)
+        {
+            w.WriteStartObject("https://mobyproject.org/buildkit@v1#metadata");
+            w.WriteStartObject("source");
+            w.WriteStartArray("infos");
+            w.WriteStartObject();
+            w.WriteString("filename", Path.GetFileName(request.DockerfilePath));
+            w.WriteString("language", "Dockerfile");
+            w.WriteBase64String("data", dockerfile);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
     }
 
     /// <summary>A package URL as BuildKit writes it: <c>pkg:docker/NAME@TAG?platform=linux%2Famd64</c> (docker.io names in their short form).</summary>

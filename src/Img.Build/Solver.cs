@@ -126,15 +126,15 @@ internal sealed class Solver
                 Journal.Add(new SolvedStep(key, state.Key, description, outcome, created));
                 return state.With(key, snapshotName, layer, created);
             }
+            catch (BuildFailedException e)
+            {
+                step.Error(e.Reason);
+                throw e.InStep(name);
+            }
             catch (Exception e)
             {
-                step.Error(e switch
-                {
-                    BuildFailedException bf => bf.Message.Replace("failed to solve: ", "", StringComparison.Ordinal),
-                    // Ctrl-C: BuildKit's words rather than "A task was canceled."
-                    OperationCanceledException => "context canceled",
-                    _ => e.Message,
-                });
+                // Ctrl-C: BuildKit's words rather than "A task was canceled."
+                step.Error(e is OperationCanceledException ? "context canceled" : e.Message);
                 throw;
             }
         }

@@ -31,5 +31,16 @@ internal sealed class StageState
         Created = created,
     };
 
+    /// <summary>The same filesystem with <paramref name="config"/> (a new value: configs are not changed in place once shared).</summary>
+    public StageState WithConfig(ImageConfig config) => new()
+    {
+        Key = Key,
+        Snapshot = Snapshot,
+        Layers = Layers,
+        Config = config,
+        Created = Created,
+        Args = Args,
+    };
+
     public static ImageConfig Clone(ImageConfig config) => OciJson.Deserialize<ImageConfig>(OciJson.Serialize(config));
 }

@@ -24,7 +24,7 @@ internal static class UrlDownload
             headers.CancelAfter(transfer.ResponseTimeout);
             using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
-                throw new BuildFailedException($"failed to solve: failed to load cache key: invalid response status {(int)response.StatusCode}");
+                throw new BuildFailedException($"failed to load cache key: invalid response status {(int)response.StatusCode}");
             if (response.Content.Headers.ContentLength > limits.MaxBlobSize)
                 throw TooLarge(url, limits, $"the body declares {response.Content.Headers.ContentLength} bytes");
             Digest digest;
@@ -46,14 +46,14 @@ internal static class UrlDownload
                         try { n = await body.ReadAsync(buf, idle.Token).ConfigureAwait(false); }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                         {
-                            throw new BuildFailedException($"failed to solve: {url}: no data for {transfer.ReadIdleTimeout.TotalSeconds:0}s");
+                            throw new BuildFailedException($"{url}: no data for {transfer.ReadIdleTimeout.TotalSeconds:0}s");
                         }
                         if (n == 0) break;
                         total += n;
                         if (total > limits.MaxBlobSize) throw TooLarge(url, limits, "the body goes on past the limit");
                         sha.AppendData(buf, 0, n);
                         await fs.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
-                        if (lowSpeed.Add(n) is { } slow) throw new BuildFailedException($"failed to solve: {url}: {slow}");
+                        if (lowSpeed.Add(n) is { } slow) throw new BuildFailedException($"{url}: {slow}");
                     }
                     digest = Digest.FromSha256(sha.GetHashAndReset());
                 }
@@ -61,18 +61,18 @@ internal static class UrlDownload
             if (checksum is not null)
             {
                 if (!Digest.TryParse(checksum, out var expected))
-                    throw new BuildFailedException($"failed to solve: invalid checksum digest format: {checksum}");
+                    throw new BuildFailedException($"invalid checksum digest format: {checksum}");
                 if (expected.Algorithm != "sha256")
-                    throw new BuildFailedException($"failed to solve: unsupported digest algorithm {expected.Algorithm}");
+                    throw new BuildFailedException($"unsupported digest algorithm {expected.Algorithm}");
                 if (expected != digest)
-                    throw new BuildFailedException($"failed to solve: digest mismatch {digest}: {expected}");
+                    throw new BuildFailedException($"digest mismatch {digest}: {expected}");
             }
             return (file, digest);
         }
         catch (Exception e) when (e is HttpRequestException or IOException || e is OperationCanceledException && !ct.IsCancellationRequested)
         {
             File.Delete(file);
-            throw new BuildFailedException($"failed to solve: {url}: {(e is OperationCanceledException ? $"no response within {transfer.ResponseTimeout.TotalSeconds:0}s" : e.Message)}", e);
+            throw new BuildFailedException($"{url}: {(e is OperationCanceledException ? $"no response within {transfer.ResponseTimeout.TotalSeconds:0}s" : e.Message)}", e);
         }
         catch
         {
@@ -82,5 +82,5 @@ internal static class UrlDownload
     }
 
     private static BuildFailedException TooLarge(string url, InputLimits limits, string what) =>
-        new($"failed to solve: {url}: {what}: img downloads at most {limits.MaxBlobSize} bytes ({InputLimits.MaxBlobSizeVariable})");
+        new($"{url}: {what}: img downloads at most {limits.MaxBlobSize} bytes ({InputLimits.MaxBlobSizeVariable})");
 }

@@ -53,7 +53,7 @@ public sealed record PlannedStage(Stage Stage, string BaseName, int? BaseStageIn
 
 /// <summary>
 /// The semantic front end of a build: meta-ARG resolution, stage lookup, the dependency graph, the stages the target
-/// needs and the order/parallel layers to build them in. Per-stage ARG/ENV expansion is done by <see cref="StageScope"/>.
+/// needs and the order to build them in. Per-stage ARG/ENV expansion is done by <see cref="StageScope"/>.
 /// </summary>
 public sealed class BuildPlan
 {
@@ -68,7 +68,7 @@ public sealed class BuildPlan
 
     private BuildPlan(DockerfileDocument document, BuildOptions options, Dictionary<string, string> builtins,
         Dictionary<string, string> metaValues, HashSet<string> metaDeclared, List<PlannedStage> stages, PlannedStage target,
-        List<PlannedStage> order, List<List<PlannedStage>> layers)
+        List<PlannedStage> order)
     {
         Document = document;
         Options = options;
@@ -78,7 +78,6 @@ public sealed class BuildPlan
         Stages = stages;
         Target = target;
         BuildOrder = order;
-        ParallelLayers = layers;
     }
 
     /// <summary>The parsed Dockerfile.</summary>
@@ -105,10 +104,10 @@ public sealed class BuildPlan
     /// <summary>Stages the target needs (including itself), dependencies first.</summary>
     public IReadOnlyList<PlannedStage> BuildOrder { get; }
 
-    /// <summary>The needed stages grouped into layers; stages within a layer do not depend on each other.</summary>
-    public IReadOnlyList<IReadOnlyList<PlannedStage>> ParallelLayers { get; }
-
-    /// <summary>Build-args that no ARG declares anywhere (BuildKit warns about these).</summary>
+    /// <summary>
+    /// Build-args that no ARG declares anywhere (docker warns about these), sorted. Proxy and builtin args are not
+    /// among them, nor those the builder reads itself: <c>SOURCE_DATE_EPOCH</c> and BuildKit's <c>BUILDKIT_*</c> options.
+    /// </summary>
     public IEnumerable<string> UnusedBuildArgs
     {
         get
@@ -117,9 +116,12 @@ public sealed class BuildPlan
             foreach (var s in Document.Stages)
                 foreach (var a in s.Commands.OfType<ArgInstruction>())
                     declared.UnionWith(a.Args.Select(d => d.Key));
-            return Options.BuildArgs.Keys.Where(k => !declared.Contains(k) && !ProxyArgs.Contains(k) && !BuiltinArgs.ContainsKey(k)).Order(StringComparer.Ordinal);
+            return Options.BuildArgs.Keys.Where(k => !declared.Contains(k) && !ProxyArgs.Contains(k) && !BuiltinArgs.ContainsKey(k) && !IsBuilderArg(k))
+                .Order(StringComparer.Ordinal);
         }
     }
+
+    private static bool IsBuilderArg(string name) => name == "SOURCE_DATE_EPOCH" || name.StartsWith("BUILDKIT_", StringComparison.Ordinal);
 
     /// <summary>Finds a stage by (case-insensitive) name or numeric index.</summary>
     public PlannedStage? FindStage(string nameOrIndex)
@@ -205,10 +207,8 @@ public sealed class BuildPlan
         }
 
         var order = new List<PlannedStage>();
-        var level = new Dictionary<int, int>();
-        Visit(target, planned, order, level);
-        var layers = order.GroupBy(s => level[s.Index]).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
-        return new BuildPlan(document, options, builtins, metaValues, metaDeclared, planned, target, order, layers);
+        Visit(target, planned, order, []);
+        return new BuildPlan(document, options, builtins, metaValues, metaDeclared, planned, target, order);
     }
 
     private static Dictionary<string, string> Builtins(BuildOptions options, string? target)
@@ -336,15 +336,13 @@ public sealed class BuildPlan
         }
     }
 
-    private static int Visit(PlannedStage s, List<PlannedStage> all, List<PlannedStage> order, Dictionary<int, int> level)
+    /// <summary>Adds <paramref name="s"/> to <paramref name="order"/> after the stages it needs (cycles were refused before).</summary>
+    private static void Visit(PlannedStage s, List<PlannedStage> all, List<PlannedStage> order, HashSet<int> visited)
     {
-        if (level.TryGetValue(s.Index, out var known))
-            return known;
-        var l = 0;
+        if (!visited.Add(s.Index))
+            return;
         foreach (var d in s.StageDependencies)
-            l = Math.Max(l, Visit(all[d], all, order, level) + 1);
-        level[s.Index] = l;
+            Visit(all[d], all, order, visited);
         order.Add(s);
-        return l;
     }
 }

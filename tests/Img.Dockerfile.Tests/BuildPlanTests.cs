@@ -109,6 +109,17 @@ public class BuildPlanTests
     }
 
     [Fact]
+    public void UnusedBuildArgsAreSortedAndLeaveOutWhatTheBuilderReads()
+    {
+        var plan = Plan("ARG META\nFROM busybox\nARG DECLARED\n", new()
+        {
+            ["ZED"] = "z", ["META"] = "m", ["DECLARED"] = "d", ["ALPHA"] = "a", ["TARGETARCH"] = "t", ["no_proxy"] = "n",
+            ["SOURCE_DATE_EPOCH"] = "0", ["BUILDKIT_DOCKERFILE_CHECK"] = "skip=all",
+        });
+        Assert.Equal(["ALPHA", "ZED"], plan.UnusedBuildArgs);
+    }
+
+    [Fact]
     public void TestDefaultEnvWithArgs()
     {
         const string df = "ARG image=idlebox\nFROM busy${image#idle}\nARG my_arg\nENV my_arg=\"my_arg=${my_arg:-def_val}\"\nENV my_trimmed_arg=\"${my_arg%%e*}\"\n";
@@ -261,7 +272,7 @@ public class BuildPlanTests
     }
 
     [Fact]
-    public void TargetSubgraphAndParallelLayers()
+    public void TargetSubgraphAndDependencies()
     {
         const string df = """
             FROM alpine AS deps
@@ -276,7 +287,9 @@ public class BuildPlanTests
         var plan = Plan(df);
         Assert.Equal("final", plan.Target.Name);
         Assert.DoesNotContain(plan.BuildOrder, s => s.Name == "unused");
-        Assert.Equal([["deps", "tools"], ["build"], ["final"]], plan.ParallelLayers.Select(l => l.Select(s => s.Name!).Order().ToArray()));
+        Assert.Equal([0, 1], plan.Stages[3].StageDependencies.Order());
+        Assert.Equal([1, 3], plan.Stages[4].StageDependencies.Order());
+        Assert.Empty(plan.Stages[0].StageDependencies.Concat(plan.Stages[1].StageDependencies));
         var order = plan.BuildOrder.Select(s => s.Name).ToList();
         Assert.True(order.IndexOf("deps") < order.IndexOf("build") && order.IndexOf("build") < order.IndexOf("final"));
         Assert.Equal(3, plan.Stages[3].BaseStageIndex is null ? -1 : 3);

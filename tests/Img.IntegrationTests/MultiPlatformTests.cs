@@ -109,6 +109,18 @@ public sealed class MultiPlatformTests
     }
 
     [Fact]
+    public async Task DebugLinesReachTheRegistryClientOfAMultiPlatformPush()
+    {
+        await using var registry = await RegistryServer.StartAsync(RegistryShape.Plain);
+        var img = new ImgCli();
+        var build = await img.RunAsync("-d", "build", "--no-console", "--platform", "linux/amd64,linux/arm64", "--push",
+            "-t", $"{registry.HostPort}/multi/debug:v1", BusyboxContext());
+        // FROM scratch pulls nothing: the endpoint line comes from the push of the index, the multi-platform exporter's.
+        Assert.Contains($"{registry.HostPort}: using ", build.Stderr);
+        Assert.Matches(@"pushing manifest for [^\n]*/multi/debug:v1@sha256:[0-9a-f]{64} done", build.Stderr);
+    }
+
+    [Fact]
     public async Task ArchivesAndDirectoriesHoldEveryPlatform()
     {
         var img = new ImgCli();

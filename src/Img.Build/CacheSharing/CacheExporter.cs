@@ -60,7 +60,7 @@ internal sealed class CacheExporter
                 var (manifest, layers, configDesc) = await WriteManifestAsync(store.Content, MapOf(Steps(spec.Max)), ct).ConfigureAwait(false);
                 if (spec.Type == CacheType.Registry)
                 {
-                    client ??= new RegistryClient(RegistryOptions.FromEnvironment());
+                    client ??= new RegistryClient(_request.RegistryOptions());
                     var report = new PushReport(step, manifest.Digest, configDesc.Digest);
                     await client.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
                 }
@@ -82,7 +82,7 @@ internal sealed class CacheExporter
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                var why = $"failed to export cache to {spec.Display}: {ImportedCache.Reason(e)}";
+                var why = $"failed to export cache to {spec.Display}: {BuildFailedException.ReasonOf(e)}";
                 if (spec.IgnoreError)
                 {
                     step.Log("WARNING: " + why);
@@ -90,7 +90,7 @@ internal sealed class CacheExporter
                     continue;
                 }
                 step.Error(why);
-                throw new BuildFailedException("failed to solve: " + why, e);
+                throw new BuildFailedException(why, e);
             }
         }
     }

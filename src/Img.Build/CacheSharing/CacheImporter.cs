@@ -28,12 +28,12 @@ internal static class CacheImporter
             {
                 var (config, source) = spec.Type == CacheType.Local
                     ? ReadLayout(spec)
-                    : await ReadRegistryAsync(client ??= new RegistryClient(RegistryOptions.FromEnvironment()), spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
+                    : await ReadRegistryAsync(client ??= new RegistryClient(request.RegistryOptions()), spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
                 imported.Add(config, source);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                step.Log($"WARNING: ignoring cache from {spec.Display}: {ImportedCache.Reason(e)}");
+                step.Log($"WARNING: ignoring cache from {spec.Display}: {BuildFailedException.ReasonOf(e)}");
             }
             step.Done();
         }

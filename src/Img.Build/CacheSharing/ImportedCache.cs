@@ -51,10 +51,8 @@ internal sealed class ImportedCache
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            if (source.Break()) step.Log($"WARNING: ignoring cache from {source.Display}: {Reason(e)}");
+            if (source.Break()) step.Log($"WARNING: ignoring cache from {source.Display}: {BuildFailedException.ReasonOf(e)}");
             return null;
         }
     }
-
-    internal static string Reason(Exception e) => e.Message.Replace("failed to solve: ", "", StringComparison.Ordinal);
 }

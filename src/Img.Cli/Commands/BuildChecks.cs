@@ -59,7 +59,7 @@ public sealed class BuildChecks
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DockerfileException)
         {
-            if (required) throw new CommandException("failed to solve: " + e.Message);
+            if (required) throw new CommandException(BuildFailedException.MessageOf(e.Message));
             return null;
         }
     }
@@ -92,7 +92,7 @@ public sealed class BuildChecks
 
     /// <summary>The message a build fails with under <c># check=error=true</c>.</summary>
     public string ErrorMessage =>
-        "failed to solve: lint violation found for rules: " + string.Join(", ", Warnings.Select(x => x.Rule.Name).Distinct());
+        BuildFailedException.MessageOf("lint violation found for rules: " + string.Join(", ", Warnings.Select(x => x.Rule.Name).Distinct()));
 
     /// <summary>BuildKit's source excerpt: the lines with <c>&gt;&gt;&gt;</c>, padded with context as its errdefs printer pads them.</summary>
     private void WriteSource(TextWriter w, CheckWarning warning)

@@ -4,11 +4,10 @@ using Img.Build.CacheSharing;
 using Img.Cli.Framework;
 using Img.Cli.Progress;
 using Img.Oci;
-using Img.Runtime.Namespaces;
 
 namespace Img.Cli.Commands;
 
-/// <summary><c>img build</c>: validates the flags like the original, then runs the build engine inside the user namespace.</summary>
+/// <summary><c>img build</c>: validates the flags like the original, then runs the build engine (inside the user namespace <c>CliApp</c> entered).</summary>
 public sealed class BuildCommand : Command
 {
     public override string Name => "build";
@@ -71,9 +70,6 @@ public sealed class BuildCommand : Command
             foreach (var (name, named) in args.List("build-context").Select(NamedContext.Parse)) namedContexts[name] = named;
         }
         catch (FormatException e) { throw new CommandException(e.Message); }
-
-        var reexec = await UserNamespace.EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", Environment.GetCommandLineArgs()[1..], context.Err, ct);
-        if (reexec is int code) return code;
 
         var temps = new List<string>();
         SecretFiles? secretFiles = null;
@@ -168,6 +164,9 @@ public sealed class BuildCommand : Command
                 if (progress is RawJsonProgress raw) raw.ReportWarnings(checks.Warnings);
                 else if (mode.ShowsHeadings) checks.WriteSummary(context.Err);
             }
+            // docker's warning, where docker prints it: after the steps, before the closing line.
+            if (mode.ShowsHeadings && built.UnusedBuildArgs.Count > 0)
+                context.Err.Write($"[Warning] One or more build-args [{string.Join(' ', built.UnusedBuildArgs)}] were not consumed\n");
             if (mode.Kind == ProgressKind.Quiet) context.Out.WriteLine(built.ImageId.ToString());
             if (mode.ShowsHeadings) context.Err.Write($"Successfully built {name}\n");
             return 0;

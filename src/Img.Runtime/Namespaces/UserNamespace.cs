@@ -45,18 +45,11 @@ public static class UserNamespace
         HostEuid != 0;
 
     /// <summary>
-    /// Re-executes this program (<c>/proc/self/exe</c>) with <paramref name="args"/> in a user namespace and
-    /// returns the child's exit code, or null when no re-exec is needed (host root, already inside, or disabled).
-    /// </summary>
-    public static int? EnterOrReexec(string[] args) =>
-        EnterOrReexecAsync(Environment.ProcessPath ?? "/proc/self/exe", args, Console.Error, CancellationToken.None).GetAwaiter().GetResult();
-
-    /// <summary>
     /// Re-executes <paramref name="program"/> with <paramref name="args"/> in a user namespace, stdio inherited,
     /// SIGINT/SIGTERM forwarded as SIGINT; returns its exit code (128+signal when killed), or null when not needed.
     /// </summary>
     /// <exception cref="UserNamespaceException">The machine cannot provide the namespace.</exception>
-    public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken cancellationToken)
+    public static async Task<int?> EnterOrReexecAsync(string program, IReadOnlyList<string> args, TextWriter? warnings, CancellationToken ct)
     {
         if (Isolation.Current.WithoutMounts) return null; // decided earlier in this process
         if (Environment.GetEnvironmentVariable(DisableVariable) != "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(InsideVariable))
@@ -80,13 +73,13 @@ public static class UserNamespace
         // No place for a mark (TMPDIR missing or read-only): probe first, as the mark would have told after.
         try
         {
-            if (mark is null && await FallBackAsync(command, warnings, cancellationToken).ConfigureAwait(false)) return null;
-            var code = await RunChildAsync(command, mark, cancellationToken).ConfigureAwait(false);
+            if (mark is null && await FallBackAsync(command, warnings, ct).ConfigureAwait(false)) return null;
+            var code = await RunChildAsync(command, mark, ct).ConfigureAwait(false);
             if (code != 0 && mark is not null && File.Exists(mark))
             {
                 Orphans.KillAll();
                 // The child never ran: nothing was done yet, so the command can run here without a namespace.
-                if (await FallBackAsync(command, warnings, cancellationToken).ConfigureAwait(false)) return null;
+                if (await FallBackAsync(command, warnings, ct).ConfigureAwait(false)) return null;
             }
             return code;
         }
@@ -110,7 +103,7 @@ public static class UserNamespace
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
-    private static async Task<int> RunChildAsync(ReexecCommand command, string? mark, CancellationToken cancellationToken)
+    private static async Task<int> RunChildAsync(ReexecCommand command, string? mark, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(command.File) { UseShellExecute = false };
         foreach (var a in command.Args) psi.ArgumentList.Add(a);
@@ -151,7 +144,7 @@ public static class UserNamespace
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
-        using var reg = cancellationToken.Register(() => SendUpTo(Math.Max(1, Volatile.Read(ref received))));
+        using var reg = ct.Register(() => SendUpTo(Math.Max(1, Volatile.Read(ref received))));
         await exited.Task.ConfigureAwait(false);
         return child.ExitCode;
     }
@@ -254,11 +247,11 @@ public static class UserNamespace
     /// Probes the namespace; when the kernel refuses it and the isolation is <c>auto</c> with proot installed, says so
     /// in one line and makes this process use the namespace-less rung (true). Otherwise the refusal is the error.
     /// </summary>
-    private static async Task<bool> FallBackAsync(ReexecCommand command, TextWriter? warnings, CancellationToken cancellationToken)
+    private static async Task<bool> FallBackAsync(ReexecCommand command, TextWriter? warnings, CancellationToken ct)
     {
         try
         {
-            await ProbeAsync(command, cancellationToken).ConfigureAwait(false);
+            await ProbeAsync(command, ct).ConfigureAwait(false);
             return false;
         }
         catch (UserNamespaceException e) when (Isolation.Requested() == "auto" && Isolation.ProotBinary is not null)
@@ -271,7 +264,7 @@ public static class UserNamespace
     }
 
     /// <summary>Runs the same unshare with <c>true</c> so a refusal becomes one actionable line, not a failed command.</summary>
-    private static async Task ProbeAsync(ReexecCommand command, CancellationToken cancellationToken)
+    private static async Task ProbeAsync(ReexecCommand command, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         int sep = command.Args.ToList().IndexOf("--");
@@ -279,13 +272,13 @@ public static class UserNamespace
         psi.ArgumentList.Add("--");
         psi.ArgumentList.Add("true");
         using var p = Process.Start(psi) ?? throw new UserNamespaceException($"cannot start {command.File}");
-        var stderr = p.StandardError.ReadToEndAsync(cancellationToken);
-        _ = p.StandardOutput.ReadToEndAsync(cancellationToken);
-        await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        _ = p.StandardOutput.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
         if (p.ExitCode == 0) return;
         Orphans.KillAll(); // its waiting helpers hold the pipe: end them, then the read sees EOF
         string text;
-        try { text = await stderr.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); }
+        try { text = await stderr.WaitAsync(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false); }
         catch (TimeoutException) { text = ""; }
         throw new UserNamespaceException(UserNamespaceDiagnosis.Explain(text, UserNamespaceDiagnosis.Facts.Read()));
     }

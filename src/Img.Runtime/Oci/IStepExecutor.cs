@@ -7,5 +7,5 @@ public interface IStepExecutor
     string Describe { get; }
 
     /// <summary>Runs <paramref name="spec"/>, streaming its output, and returns its exit code; cancelling kills the step.</summary>
-    Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken cancellationToken = default);
+    Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken ct = default);
 }

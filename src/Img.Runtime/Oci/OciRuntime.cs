@@ -66,7 +66,7 @@ public sealed class OciRuntime : IStepExecutor
     /// Runs <paramref name="spec"/>, streaming the process's stdout and stderr to the given streams, and returns
     /// its exit code. Cancelling kills the container. The container and its bundle are always deleted.
     /// </summary>
-    public async Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken cancellationToken = default)
+    public async Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken ct = default)
     {
         var rootfs = Path.GetFullPath(spec.RootFs);
         if (!Directory.Exists(rootfs)) throw new DirectoryNotFoundException($"rootfs {rootfs} does not exist");
@@ -93,7 +93,7 @@ public sealed class OciRuntime : IStepExecutor
             if (!sandbox.FreshProc && Interlocked.Exchange(ref s_toldNoSandbox, 1) == 0)
                 Log?.Invoke($"RUN steps share this process's PID namespace and see its /proc read-only: a fresh /proc cannot be mounted here ({sandbox.Why})");
             var mounts = BaseMounts(bundle, spec, sandbox.FreshProc);
-            await AddRunMountsAsync(spec.Mounts, work, bundle, mounts, env, cleanup, cancellationToken).ConfigureAwait(false);
+            await AddRunMountsAsync(spec.Mounts, work, bundle, mounts, env, cleanup, ct).ConfigureAwait(false);
             stubs = new MountStubs(rootfs, mounts.Select(m => m.Destination));
 
             var config = new RuntimeSpec(
@@ -107,9 +107,9 @@ public sealed class OciRuntime : IStepExecutor
                 new SpecLinux(Namespaces(spec.Network, sandbox.FreshProc), MaskedPaths, ReadonlyPaths));
             await using (var configFile = new FileStream(Path.Combine(bundle, "config.json"), new FileStreamOptions
             { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-                await configFile.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), cancellationToken).ConfigureAwait(false);
+                await configFile.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(config, RuntimeSpecJsonContext.Default.RuntimeSpec), ct).ConfigureAwait(false);
 
-            return await RunContainerAsync(id, bundle, sandbox.FreshProc, stdout, stderr, cancellationToken).ConfigureAwait(false);
+            return await RunContainerAsync(id, bundle, sandbox.FreshProc, stdout, stderr, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -215,7 +215,7 @@ public sealed class OciRuntime : IStepExecutor
         return namespaces;
     }
 
-    private async Task<int> RunContainerAsync(string id, string bundle, bool pidNamespace, Stream stdout, Stream stderr, CancellationToken cancellationToken)
+    private async Task<int> RunContainerAsync(string id, string bundle, bool pidNamespace, Stream stdout, Stream stderr, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(Runtime.Path)
         {
@@ -237,7 +237,7 @@ public sealed class OciRuntime : IStepExecutor
         var copyErr = p.StandardError.BaseStream.CopyToAsync(errTail, CancellationToken.None);
         // A cancel kills the runtime and everything under it (the container's init, whose death ends its pid
         // namespace); the state left behind goes with the `delete -f` that follows every run.
-        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, cancellationToken).ConfigureAwait(false);
+        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, ct).ConfigureAwait(false);
         if (p.ExitCode != 0 && !File.Exists(pidFile))
             throw new OciRuntimeException($"{Runtime.Name} could not start the step's container: {errTail.LastLine() ?? $"exit status {p.ExitCode}"}");
         return p.ExitCode;
@@ -314,7 +314,7 @@ public sealed class OciRuntime : IStepExecutor
     }
 
     private async Task AddRunMountsAsync(IReadOnlyList<RunMount> requested, string work, string bundle, List<SpecMount> mounts, List<string> env,
-        List<Action> cleanup, CancellationToken cancellationToken)
+        List<Action> cleanup, CancellationToken ct)
     {
         string? secretsDir = null;
         int n = 0, ssh = 0;
@@ -334,7 +334,7 @@ public sealed class OciRuntime : IStepExecutor
                             if (Directory.Exists(b.Source))
                             {
                                 Directory.CreateDirectory(source);
-                                await TreeCopier.CopyAsync(b.Source, source, cancellationToken).ConfigureAwait(false);
+                                await TreeCopier.CopyAsync(b.Source, source, ct).ConfigureAwait(false);
                             }
                             else File.Copy(b.Source, source);
                         }
@@ -342,7 +342,7 @@ public sealed class OciRuntime : IStepExecutor
                         break;
                     }
                 case CacheMount c:
-                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(CacheMountsDir, c, work, n, cleanup, true, cancellationToken).ConfigureAwait(false),
+                    mounts.Add(new(c.Target, "bind", await CacheDirAsync(CacheMountsDir, c, work, n, cleanup, true, ct).ConfigureAwait(false),
                         ["rbind", c.ReadOnly ? "ro" : "rw"]));
                     break;
                 case TmpfsMount t:
@@ -364,7 +364,7 @@ public sealed class OciRuntime : IStepExecutor
                         var file = Path.Combine(secretsDir, $"secret-{n}");
                         await using (var src = File.OpenRead(s.SourceFile))
                         await using (var dst = File.Create(file))
-                            await src.CopyToAsync(dst, cancellationToken).ConfigureAwait(false);
+                            await src.CopyToAsync(dst, ct).ConfigureAwait(false);
                         File.SetUnixFileMode(file, s.Mode);
                         if (Libc.Lchown(file, (int)s.Uid, (int)s.Gid) != 0)
                             throw new IOException($"cannot chown secret {s.Id} to {s.Uid}:{s.Gid}: {Libc.LastError()}");
@@ -390,7 +390,7 @@ public sealed class OciRuntime : IStepExecutor
     /// <paramref name="setOwner"/> false leaves directories to the user running img (no namespace to chown in).
     /// </summary>
     internal static async Task<string> CacheDirAsync(string cacheMountsDir, CacheMount c, string bundle, int n, List<Action> cleanup, bool setOwner,
-        CancellationToken cancellationToken)
+        CancellationToken ct)
     {
         Directory.CreateDirectory(cacheMountsDir);
         var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(c.StorageKey)))[..32];
@@ -409,7 +409,7 @@ public sealed class OciRuntime : IStepExecutor
         {
             case CacheSharing.Locked:
                 {
-                    var held = await Task.Run(() => StateLock.Exclusive(dir + ".lock"), cancellationToken).ConfigureAwait(false);
+                    var held = await Task.Run(() => StateLock.Exclusive(dir + ".lock"), ct).ConfigureAwait(false);
                     cleanup.Add(held.Dispose);
                     return dir;
                 }
@@ -420,7 +420,7 @@ public sealed class OciRuntime : IStepExecutor
                     File.SetUnixFileMode(copy, File.GetUnixFileMode(dir));
                     if (setOwner && Libc.Lchown(copy, (int)c.Uid, (int)c.Gid) != 0)
                         throw new IOException($"cannot chown cache mount {c.Id}: {Libc.LastError()}");
-                    await TreeCopier.CopyAsync(dir, copy, cancellationToken).ConfigureAwait(false);
+                    await TreeCopier.CopyAsync(dir, copy, ct).ConfigureAwait(false);
                     return copy;
                 }
             default:

@@ -41,11 +41,11 @@ internal static class ParentBoundProcess
     /// death) sends SIGKILL to it and everything under it — no stop request to start first, so the step ends at once —
     /// then waits for it and its output before rethrowing.
     /// </summary>
-    public static async Task WaitAsync(Process p, Task copyOut, Task copyErr, CancellationToken cancellationToken)
+    public static async Task WaitAsync(Process p, Task copyOut, Task copyErr, CancellationToken ct)
     {
         try
         {
-            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await p.WaitForExitAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

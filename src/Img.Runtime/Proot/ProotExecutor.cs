@@ -32,7 +32,7 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
     private string CacheMountsDir => Path.Combine(stateDir, "cache-mounts");
 
     /// <inheritdoc/>
-    public async Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken cancellationToken = default)
+    public async Task<int> RunAsync(RunSpec spec, Stream stdout, Stream stderr, CancellationToken ct = default)
     {
         if (spec.Network == RunNetwork.None)
             throw new InvalidOperationException("RUN --network=none needs a network namespace, which cannot be made here (RUN runs under proot, without namespaces)");
@@ -60,7 +60,7 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
             binds.Add((WriteFile(work, "resolv.conf", File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "nameserver 127.0.0.1\n"), "/etc/resolv.conf"));
             var env = OciRuntime.BuildEnv(spec.Env, user);
             env.AddRange(spec.SecretEnv);
-            await AddRunMountsAsync(spec.Mounts, work, binds, env, cleanup, cancellationToken).ConfigureAwait(false);
+            await AddRunMountsAsync(spec.Mounts, work, binds, env, cleanup, ct).ConfigureAwait(false);
 
             var psi = new System.Diagnostics.ProcessStartInfo(proot)
             {
@@ -86,7 +86,7 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
                 if (eq > 0) psi.Environment[e[..eq]] = e[(eq + 1)..];
             }
             psi.Environment["PROOT_TMP_DIR"] = work;
-            var code = await RunProcessAsync(psi, stdout, stderr, chowns, cancellationToken).ConfigureAwait(false);
+            var code = await RunProcessAsync(psi, stdout, stderr, chowns, ct).ConfigureAwait(false);
             if (chowns is not null)
             {
                 var recorded = chowns.Apply();
@@ -109,14 +109,14 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
     }
 
     private static async Task<int> RunProcessAsync(System.Diagnostics.ProcessStartInfo psi, Stream stdout, Stream stderr, ChownLog? chowns,
-        CancellationToken cancellationToken)
+        CancellationToken ct)
     {
         using var p = await ParentBoundProcess.StartAsync(psi).ConfigureAwait(false);
         p.StandardInput.Close();
         var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout, CancellationToken.None);
         var copyErr = chowns is null ? p.StandardError.BaseStream.CopyToAsync(stderr, CancellationToken.None) : ReadTraceAsync(p.StandardError, chowns, stderr);
         // A cancel kills proot and every traced process under it.
-        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, cancellationToken).ConfigureAwait(false);
+        await ParentBoundProcess.WaitAsync(p, copyOut, copyErr, ct).ConfigureAwait(false);
         return p.ExitCode;
     }
 
@@ -172,7 +172,7 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
     }
 
     private async Task AddRunMountsAsync(IReadOnlyList<RunMount> requested, string work, List<(string Host, string Guest)> binds, List<string> env,
-        List<Action> cleanup, CancellationToken cancellationToken)
+        List<Action> cleanup, CancellationToken ct)
     {
         bool realOwners = Libc.Geteuid() == 0;
         string? secretsDir = null;
@@ -190,14 +190,14 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
                         if (Directory.Exists(b.Source))
                         {
                             Directory.CreateDirectory(copy);
-                            await TreeCopier.CopyAsync(b.Source, copy, cancellationToken).ConfigureAwait(false);
+                            await TreeCopier.CopyAsync(b.Source, copy, ct).ConfigureAwait(false);
                         }
                         else File.Copy(b.Source, copy);
                         binds.Add((copy, b.Target));
                         break;
                     }
                 case CacheMount c:
-                    binds.Add((await OciRuntime.CacheDirAsync(CacheMountsDir, c, work, n, cleanup, realOwners, cancellationToken).ConfigureAwait(false), c.Target));
+                    binds.Add((await OciRuntime.CacheDirAsync(CacheMountsDir, c, work, n, cleanup, realOwners, ct).ConfigureAwait(false), c.Target));
                     break;
                 case TmpfsMount t:
                     binds.Add((Directory.CreateDirectory(Path.Combine(work, $"tmpfs-{n}")).FullName, t.Target));
@@ -218,7 +218,7 @@ public sealed class ProotExecutor(string proot, string stateDir) : IStepExecutor
                         var file = Path.Combine(secretsDir, $"secret-{n}");
                         await using (var src = File.OpenRead(s.SourceFile))
                         await using (var dst = new FileStream(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-                            await src.CopyToAsync(dst, cancellationToken).ConfigureAwait(false);
+                            await src.CopyToAsync(dst, ct).ConfigureAwait(false);
                         File.SetUnixFileMode(file, s.Mode | UnixFileMode.UserRead);
                         if (realOwners && Libc.Lchown(file, (int)s.Uid, (int)s.Gid) != 0)
                             throw new IOException($"cannot chown secret {s.Id} to {s.Uid}:{s.Gid}: {Libc.LastError()}");

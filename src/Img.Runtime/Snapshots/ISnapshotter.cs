@@ -20,19 +20,19 @@ public interface ISnapshotter
     bool RenamesLowerDirectories { get; }
 
     /// <summary>A new writable snapshot <paramref name="key"/> over committed <paramref name="parent"/>; returns how to mount it.</summary>
-    Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken ct = default);
 
     /// <summary>A new read-only view <paramref name="key"/> of committed <paramref name="parent"/>.</summary>
-    Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken ct = default);
 
     /// <summary>How to mount an existing snapshot (committed ones mount read-only).</summary>
     IReadOnlyList<Mount> Mounts(string key);
 
     /// <summary>Turns active snapshot <paramref name="key"/> (unmounted) into committed snapshot <paramref name="name"/>.</summary>
-    Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken cancellationToken = default);
+    Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken ct = default);
 
     /// <summary>Deletes a snapshot that no other snapshot uses as parent.</summary>
-    Task RemoveAsync(string key, CancellationToken cancellationToken = default);
+    Task RemoveAsync(string key, CancellationToken ct = default);
 
     /// <summary>
     /// Removes active snapshots and views whose creating process no longer runs (a killed build's), and snapshot

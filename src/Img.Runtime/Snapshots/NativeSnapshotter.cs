@@ -16,9 +16,9 @@ public sealed class NativeSnapshotter(string root) : SnapshotterBase(root)
     /// <inheritdoc/>
     public override string? UpperDir(string key) => null;
 
-    private protected override Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken cancellationToken) =>
+    private protected override Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken ct) =>
         info.Kind == SnapshotKind.Active && chain.Count > 0
-            ? TreeCopier.CopyAsync(FsDirOf(chain[0]), FsDirOf(info), cancellationToken)
+            ? TreeCopier.CopyAsync(FsDirOf(chain[0]), FsDirOf(info), ct)
             : Task.CompletedTask;
 
     /// <summary>

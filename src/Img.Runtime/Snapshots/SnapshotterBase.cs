@@ -23,14 +23,14 @@ public abstract class SnapshotterBase : ISnapshotter
     public abstract bool RenamesLowerDirectories { get; }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken cancellationToken = default) =>
-        CreateAsync(key, parent, SnapshotKind.Active, cancellationToken);
+    public Task<IReadOnlyList<Mount>> PrepareAsync(string key, string? parent, CancellationToken ct = default) =>
+        CreateAsync(key, parent, SnapshotKind.Active, ct);
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken cancellationToken = default) =>
-        CreateAsync(key, parent, SnapshotKind.View, cancellationToken);
+    public Task<IReadOnlyList<Mount>> ViewAsync(string key, string? parent, CancellationToken ct = default) =>
+        CreateAsync(key, parent, SnapshotKind.View, ct);
 
-    private async Task<IReadOnlyList<Mount>> CreateAsync(string key, string? parent, SnapshotKind kind, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Mount>> CreateAsync(string key, string? parent, SnapshotKind kind, CancellationToken ct)
     {
         SnapshotInfo info;
         IReadOnlyList<SnapshotInfo> chain;
@@ -46,7 +46,7 @@ public abstract class SnapshotterBase : ISnapshotter
         }
         try
         {
-            await PopulateAsync(info, chain, cancellationToken).ConfigureAwait(false);
+            await PopulateAsync(info, chain, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -64,7 +64,7 @@ public abstract class SnapshotterBase : ISnapshotter
     }
 
     /// <inheritdoc/>
-    public Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken cancellationToken = default)
+    public Task<SnapshotInfo> CommitAsync(string name, string key, CancellationToken ct = default)
     {
         using (Table.Lock())
         {
@@ -79,7 +79,7 @@ public abstract class SnapshotterBase : ISnapshotter
     }
 
     /// <inheritdoc/>
-    public Task RemoveAsync(string key, CancellationToken cancellationToken = default)
+    public Task RemoveAsync(string key, CancellationToken ct = default)
     {
         string dir;
         using (Table.Lock())
@@ -90,7 +90,7 @@ public abstract class SnapshotterBase : ISnapshotter
             Table.DeleteKey(key);
             dir = Table.DirOf(info.Id);
         }
-        return Task.Run(() => DeleteTree(dir), cancellationToken);
+        return Task.Run(() => DeleteTree(dir), ct);
     }
 
     /// <inheritdoc/>
@@ -154,7 +154,7 @@ public abstract class SnapshotterBase : ISnapshotter
     private protected virtual void CreateLayout(SnapshotInfo info) { }
 
     /// <summary>Fills a new snapshot's directory (the native backend copies its parent).</summary>
-    private protected virtual Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken cancellationToken) => Task.CompletedTask;
+    private protected virtual Task PopulateAsync(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>The mounts of <paramref name="info"/> over <paramref name="chain"/> (nearest parent first).</summary>
     private protected abstract IReadOnlyList<Mount> MountsFor(SnapshotInfo info, IReadOnlyList<SnapshotInfo> chain);

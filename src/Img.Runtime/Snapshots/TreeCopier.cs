@@ -10,7 +10,7 @@ namespace Img.Runtime.Snapshots;
 public static class TreeCopier
 {
     /// <summary>Copies the contents of <paramref name="source"/> into the existing directory <paramref name="destination"/>.</summary>
-    public static async Task CopyAsync(string source, string destination, CancellationToken cancellationToken)
+    public static async Task CopyAsync(string source, string destination, CancellationToken ct)
     {
         var psi = new ProcessStartInfo("cp") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { "-a", "--reflink=auto", "--", source.TrimEnd('/') + "/.", destination }) psi.ArgumentList.Add(a);
@@ -19,7 +19,7 @@ public static class TreeCopier
         _ = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
         try
         {
-            await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await p.WaitForExitAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

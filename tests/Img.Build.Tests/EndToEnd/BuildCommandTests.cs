@@ -122,6 +122,27 @@ public sealed class BuildCommandTests(ImgBuildFixture img)
     }
 
     [Fact]
+    public async Task UnusedBuildArgsGetDockersWarningBeforeTheClosingLine()
+    {
+        var ctx = img.NewContext("FROM base\nARG USED\nRUN echo $USED > /used\n");
+        var r = await img.BuildAsync(ctx, "-t", "unused-args", "--no-console", "--build-arg", "USED=1", "--build-arg", "ZED=2",
+            "--build-arg", "ALPHA=3", "--build-arg", "http_proxy=http://127.0.0.1:9", "--build-arg", "SOURCE_DATE_EPOCH=0", ".");
+        r.EnsureSuccess("build");
+        const string Warning = "[Warning] One or more build-args [ALPHA ZED] were not consumed\n";
+        Assert.Contains(Warning, r.Stderr);
+        Assert.EndsWith(Warning + "Successfully built docker.io/library/unused-args:latest\n", r.Stderr);
+
+        var consumed = await img.BuildAsync(ctx, "-t", "unused-args", "--no-console", "--build-arg", "USED=1", ".");
+        consumed.EnsureSuccess("build with every build-arg consumed");
+        Assert.DoesNotContain("[Warning]", consumed.Stderr);
+
+        // -q prints the image ID alone, as docker -q does.
+        var quiet = await img.BuildAsync(ctx, "-t", "unused-args", "-q", "--build-arg", "ZED=2", ".");
+        quiet.EnsureSuccess("quiet build");
+        Assert.DoesNotContain("[Warning]", quiet.Stderr + quiet.Stdout);
+    }
+
+    [Fact]
     public async Task RunDeletesAndChownsShowUpInTheLayer()
     {
         var ctx = img.NewContext("FROM base\nRUN rm /base-file && mkdir /owned && chown 2:2 /owned && echo n > /owned/new\n");
