@@ -288,6 +288,17 @@ if want d; then
   echo "== (d) Debian base + apt-get install"
   if [ -n "$debian" ]; then
     case_tools="$tools $proot_tools" cold_build d "$here/cases/d-apt-install.Dockerfile" "$work/ctx/empty" --build-arg "BASE=$debian"
+    # The floor: the same apt-get command run directly, as root, in a chroot of a fresh copy of the same rootfs (a
+    # private mount namespace with /proc, the host's /dev and resolv.conf), no builder: what the command itself takes.
+    apt_cmd='apt-get update -qq && apt-get install -y -qq --no-install-recommends jq && rm -rf /var/lib/apt/lists/* && jq --version'
+    for r in $(run_ids); do
+      root="$work/d-floor.$r"
+      mkdir -p "$root" && tar -C "$root" -xf "$debian_tar"
+      raw=1 measure d-floor host "$r" unshare --mount --fork sh -c "mount -t proc proc '$root/proc' && mount --rbind /dev '$root/dev' \
+        && cp /etc/resolv.conf '$root/etc/resolv.conf' && exec chroot '$root' /usr/bin/env -i HOME=/root \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c '$apt_cmd'" || true
+      drop "$root"
+    done
   fi
 fi
 

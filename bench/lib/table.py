@@ -221,6 +221,11 @@ if i is not None and stage:
 three = median(secs[("b-stages", "host")])
 if i is not None and three:
     print(f"  [info] (b) the three stages' commands at once on the host, no builder: {three:.2f} s; img {i - three:+.2f} s over that")
+floor = median(secs[("d-floor", "host")])
+d_times = results.get("d", ({}, None))[0]
+if floor:
+    over = ", ".join(f"{t} {d_times[t] - floor:+.2f} s" for t in tools if d_times.get(t) is not None)
+    print(f"  [info] (d) the same apt-get run directly in a chroot of the same rootfs, no builder: {floor:.2f} s; over that: {over}")
 c = median(cpu[("c-build", "img")])
 if c is not None:
     print(f"  [info] (c) img build used {c:.2f} cores on average over its wall time")

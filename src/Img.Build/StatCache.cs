@@ -1,39 +1,45 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using Img.Archive.Layers;
 using Img.Oci;
+using Microsoft.Win32.SafeHandles;
 
 namespace Img.Build;
 
 /// <summary>
 /// Content digests of context files keyed by what lstat says (path, size, mtime, ctime, inode), persisted in the
 /// state dir so an unchanged context is not read again on the next build. A file whose stat changed is re-hashed.
+/// The saved cache is a <see cref="StatTable"/> read in place, and files hashed by this build wait in memory only
+/// up to <see cref="DefaultSpillAfter"/> records before they go to a sorted run on disk, so memory stays the same
+/// for a context of a hundred files or of millions. Saving merges the saved table and the runs into a new file
+/// that replaces the old one atomically.
 /// </summary>
 public sealed class StatCache
 {
+    /// <summary>Records hashed by this build kept in memory (about 100 bytes each) before they go to disk.</summary>
+    public const int DefaultSpillAfter = 8192;
+
     private static readonly object SaveGate = new();
     private readonly string _file;
-    private readonly ConcurrentDictionary<string, (FileStat Stat, Digest Digest)> _entries = new(StringComparer.Ordinal);
+    private readonly int _spillAfter;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<StatKey, StatRecord> _pending = [];
+    private readonly List<StatTable> _spilled = [];
+    private StatTable? _saved;
+    private bool _savedOpened;
+    private bool _dirty;
     private int _changed;
 
-    private StatCache(string file) => _file = file;
+    private StatCache(string file, int spillAfter) => (_file, _spillAfter) = (file, spillAfter);
 
-    /// <summary>Loads the cache kept at <paramref name="file"/> (a missing or damaged file is an empty cache).</summary>
-    public static StatCache Load(string file)
+    /// <summary>The cache kept at <paramref name="file"/> (a missing or damaged file is an empty cache); nothing is read yet.</summary>
+    public static StatCache Load(string file) => Load(file, DefaultSpillAfter);
+
+    /// <summary>As <see cref="Load(string)"/>, with records spilled to disk every <paramref name="spillAfter"/> new ones.</summary>
+    internal static StatCache Load(string file, int spillAfter)
     {
-        var cache = new StatCache(file);
-        if (!File.Exists(file)) return cache;
-        foreach (var line in File.ReadLines(file))
-        {
-            var f = line.Split('\t');
-            if (f.Length != 6 || !Digest.TryParse(f[5], out var d)) continue;
-            if (!ulong.TryParse(f[1], CultureInfo.InvariantCulture, out var size) || !long.TryParse(f[2], CultureInfo.InvariantCulture, out var mtime) ||
-                !long.TryParse(f[3], CultureInfo.InvariantCulture, out var ctime) || !ulong.TryParse(f[4], CultureInfo.InvariantCulture, out var ino)) continue;
-            cache._entries[Uri.UnescapeDataString(f[0])] = (new FileStat(ino, size, 0, 0, 0, mtime, ctime), d);
-        }
-        return cache;
+        ArgumentOutOfRangeException.ThrowIfLessThan(spillAfter, 1);
+        return new StatCache(file, spillAfter);
     }
 
     /// <summary>How many files were read and hashed (not served from the cache) since loading.</summary>
@@ -44,36 +50,113 @@ public sealed class StatCache
 
     private Digest DigestOf(string path, FileStat stat, CancellationToken ct)
     {
-        if (_entries.TryGetValue(path, out var e) && Same(e.Stat, stat)) return e.Digest;
+        var key = StatKey.Of(path);
+        if (TryGet(key, out var known) && known.Describes(stat)) return known.Digest;
         ct.ThrowIfCancellationRequested();
-        Digest digest;
+        byte[] sha256;
         // Synchronous, unlocked reads: a context has thousands of small files, each in the page cache.
         using (var stream = FileReadStream.Open(path))
-            digest = Digest.FromSha256(SHA256.HashData(stream));
-        _entries[path] = (stat, digest);
+            sha256 = SHA256.HashData(stream);
+        Add(new StatRecord(key, stat, sha256));
         Interlocked.Increment(ref _changed);
-        return digest;
+        return Digest.FromSha256(sha256);
     }
 
-    private static bool Same(FileStat a, FileStat b) => a.Size == b.Size && a.MtimeNs == b.MtimeNs && a.CtimeNs == b.CtimeNs && a.Inode == b.Inode;
+    // Files hashed by this build are found while they are in memory; once spilled they are not looked up again
+    // (a file digested twice in one build past that point is read twice, which costs time, never a wrong digest).
+    private bool TryGet(StatKey key, out StatRecord record)
+    {
+        lock (_gate)
+        {
+            if (_pending.TryGetValue(key, out record)) return true;
+            record = default;
+            return Saved() is { } saved && saved.TryGet(key, out record);
+        }
+    }
+
+    private void Add(StatRecord record)
+    {
+        lock (_gate)
+        {
+            _pending[record.Key] = record;
+            _dirty = true;
+            if (_pending.Count >= _spillAfter) Spill();
+        }
+    }
+
+    private StatTable? Saved()
+    {
+        if (!_savedOpened)
+        {
+            _saved = StatTable.Open(_file);
+            _savedOpened = true;
+        }
+        return _saved;
+    }
+
+    /// <summary>Moves the records in memory to a sorted run in an unlinked file beside the cache (a crash leaves nothing).</summary>
+    private void Spill()
+    {
+        var file = CreateUnlinked(".run-");
+        try
+        {
+            StatTable.Merge(file, [PendingSorted()]);
+            _spilled.Add(StatTable.Open(file) ?? throw new IOException($"the stat cache run beside {_file} did not read back"));
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+        _pending.Clear();
+    }
+
+    private StatRecord[] PendingSorted()
+    {
+        var records = _pending.Values.ToArray();
+        Array.Sort(records, static (a, b) => a.Key.CompareTo(b.Key));
+        return records;
+    }
+
+    private SafeFileHandle CreateUnlinked(string infix)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
+        var path = _file + infix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N");
+        var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        File.Delete(path);
+        return file;
+    }
 
     /// <summary>Writes the cache back (atomically) when anything was hashed.</summary>
     public void Save()
     {
-        if (_changed == 0) return;
         // The platforms of one multi-platform build save at once; the temp name is per process.
-        lock (SaveGate) SaveLocked();
+        lock (SaveGate)
+        lock (_gate)
+        {
+            if (!_dirty) return;
+            SaveLocked();
+        }
     }
 
     private void SaveLocked()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
         var tmp = _file + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false)))
-        {
-            foreach (var (path, (s, d)) in _entries)
-                w.Write(string.Create(CultureInfo.InvariantCulture, $"{Uri.EscapeDataString(path)}\t{s.Size}\t{s.MtimeNs}\t{s.CtimeNs}\t{s.Inode}\t{d}\n"));
-        }
+        // Newest first: this build's records in memory, its runs from the last to the first, then the saved table.
+        var sources = new List<IEnumerable<StatRecord>> { PendingSorted() };
+        for (var i = _spilled.Count - 1; i >= 0; i--) sources.Add(_spilled[i].ReadAll());
+        if (Saved() is { } saved) sources.Add(saved.ReadAll());
+        using (var file = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            StatTable.Merge(file, sources);
         File.Move(tmp, _file, overwrite: true);
+        // From here on this cache is the one just saved, read afresh when next asked.
+        foreach (var run in _spilled) run.Dispose();
+        _spilled.Clear();
+        _pending.Clear();
+        _saved?.Dispose();
+        _saved = null;
+        _savedOpened = false;
+        _dirty = false;
     }
 }

@@ -13,6 +13,7 @@ public static class Program
         // only every half second, so on two cores three stages would queue behind thread injection.
         ThreadPool.GetMinThreads(out var workers, out var io);
         ThreadPool.SetMinThreads(Math.Max(workers, 16), io);
+        NativeHeap.UnmapLargeBlocks();
         using var cts = new CancellationTokenSource();
         // Ctrl-C cancels the work in flight; a second one ends the process the default way.
         Console.CancelKeyPress += (_, e) =>

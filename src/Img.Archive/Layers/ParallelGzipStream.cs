@@ -30,6 +30,8 @@ public sealed class ParallelGzipStream : ForwardWriteStream
     private readonly int _level;
     private readonly int _maxInFlight;
     private readonly Queue<Task<Piece>> _inFlight = new();
+    private readonly BoundedArrayPool _blocks;
+    private readonly BoundedArrayPool _pieces;
     private readonly Crc32 _crc = new();
     private byte[] _block;
     private int _fill;
@@ -54,8 +56,20 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         _blockSize = blockSize;
         _level = level;
         _maxInFlight = Math.Max(2, (threads ?? Environment.ProcessorCount) * 2);
-        _block = ArrayPool<byte>.Shared.Rent(blockSize);
+        (_blocks, _pieces) = blockSize == DefaultBlockSize ? (DefaultBlocks, DefaultPieces)
+            : (new BoundedArrayPool(blockSize, _maxInFlight + 1), new BoundedArrayPool(PieceCapacity(blockSize), _maxInFlight + 1));
+        _block = _blocks.Rent();
     }
+
+    // The arrays of every stream with the default block size: as many as the streams of a build have in flight at
+    // once are kept, however many blocks pass. The shared ArrayPool kept a block on every pool thread that ever
+    // returned one (a block is rented here and returned on a deflate thread), so its holdings grew with the length
+    // of the layer and the number of threads that had touched it.
+    private static readonly BoundedArrayPool DefaultBlocks = new(DefaultBlockSize, 2 * Environment.ProcessorCount + 2);
+    private static readonly BoundedArrayPool DefaultPieces = new(PieceCapacity(DefaultBlockSize), 2 * Environment.ProcessorCount + 2);
+
+    /// <summary>Room for a block's output either way: deflate's worst case (zlib's bound is about 0.03 % over) or stored blocks (5 bytes per 64 KiB).</summary>
+    private static int PieceCapacity(int blockSize) => blockSize + (blockSize >> 3) + 1024;
 
     public override bool CanWrite => !_finished;
     public override long Position { get => _length; set => throw new NotSupportedException(); }
@@ -122,10 +136,10 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         {
             var now = Interlocked.Increment(ref _running);
             if (now > PeakConcurrency) PeakConcurrency = now; // a racy max is fine for a diagnostic
-            try { return Deflate(block, length, final, _level); }
+            try { return Deflate(block, length, final, _level, _blocks, _pieces); }
             finally { Interlocked.Decrement(ref _running); }
         }, ct));
-        _block = final ? [] : ArrayPool<byte>.Shared.Rent(_blockSize);
+        _block = final ? [] : _blocks.Rent();
         _fill = 0;
         while (_inFlight.Count >= _maxInFlight) await DrainOneAsync(ct).ConfigureAwait(false);
     }
@@ -134,15 +148,15 @@ public sealed class ParallelGzipStream : ForwardWriteStream
     {
         var piece = await _inFlight.Dequeue().ConfigureAwait(false);
         try { await _inner.WriteAsync(piece.Buffer.AsMemory(0, piece.Length), ct).ConfigureAwait(false); }
-        finally { ArrayPool<byte>.Shared.Return(piece.Buffer); }
+        finally { _pieces.Return(piece.Buffer); }
     }
 
-    private static Piece Deflate(byte[] block, int length, bool final, int level)
+    private static Piece Deflate(byte[] block, int length, bool final, int level, BoundedArrayPool blocks, BoundedArrayPool pieces)
     {
         try
         {
-            if (length > 0 && Incompressibility.IsIncompressible(block.AsSpan(0, length))) return Stored(block.AsSpan(0, length), final);
-            using var output = new PooledBuffer(length + (length >> 3) + 1024);
+            if (length > 0 && Incompressibility.IsIncompressible(block.AsSpan(0, length))) return Stored(block.AsSpan(0, length), final, pieces.Rent());
+            using var output = new PieceBuffer(pieces.Rent());
             int used;
             var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true);
             deflate.Write(block, 0, length);
@@ -161,7 +175,7 @@ public sealed class ParallelGzipStream : ForwardWriteStream
             }
             return new Piece(output.Detach(), used);
         }
-        finally { ArrayPool<byte>.Shared.Return(block); }
+        finally { blocks.Return(block); }
     }
 
     /// <summary>
@@ -169,11 +183,9 @@ public sealed class ParallelGzipStream : ForwardWriteStream
     /// deflate's full match search for no gain, and copying it is two orders of magnitude faster. Pieces start
     /// byte-aligned (the one before ended in a sync flush or in stored blocks), so a stored header is one byte.
     /// </summary>
-    private static Piece Stored(ReadOnlySpan<byte> data, bool final)
+    private static Piece Stored(ReadOnlySpan<byte> data, bool final, byte[] buffer)
     {
         const int MaxStored = 65535;
-        int blocks = (data.Length + MaxStored - 1) / MaxStored;
-        var buffer = ArrayPool<byte>.Shared.Rent(data.Length + blocks * 5);
         int at = 0;
         for (int offset = 0; offset < data.Length; offset += MaxStored)
         {
@@ -206,10 +218,13 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>A growable write-only buffer from the array pool, so blocks do not churn the GC.</summary>
-    private sealed class PooledBuffer(int capacity) : ForwardWriteStream
+    /// <summary>
+    /// A write-only buffer over a piece array. It never grows for a block (the array has room for deflate's worst
+    /// case); should it ever, a larger array is made and the piece array is simply dropped.
+    /// </summary>
+    private sealed class PieceBuffer(byte[] buffer) : ForwardWriteStream
     {
-        private byte[] _buf = ArrayPool<byte>.Shared.Rent(capacity);
+        private byte[] _buf = buffer;
         private int _len;
 
         public byte[] Detach()
@@ -225,20 +240,37 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         {
             if (_len + buffer.Length > _buf.Length)
             {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buf.Length * 2, _len + buffer.Length));
+                var bigger = GC.AllocateUninitializedArray<byte>(Math.Max(_buf.Length * 2, _len + buffer.Length));
                 _buf.AsSpan(0, _len).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_buf);
                 _buf = bigger;
             }
             buffer.CopyTo(_buf.AsSpan(_len));
             _len += buffer.Length;
         }
+    }
+}
 
-        protected override void Dispose(bool disposing)
-        {
-            if (_buf.Length > 0) ArrayPool<byte>.Shared.Return(_buf);
-            _buf = [];
-            base.Dispose(disposing);
-        }
+/// <summary>
+/// Arrays of one length kept for reuse, at most <paramref name="keep"/> of them; more are made when needed and left to
+/// the GC when returned. What it holds is bounded by its peak use, whichever threads rent and return.
+/// </summary>
+internal sealed class BoundedArrayPool(int length, int keep)
+{
+    private readonly Stack<byte[]> _free = new();
+    private readonly Lock _gate = new();
+
+    public byte[] Rent()
+    {
+        lock (_gate)
+            if (_free.TryPop(out var array)) return array;
+        return GC.AllocateUninitializedArray<byte>(length);
+    }
+
+    /// <summary>Takes <paramref name="array"/> back (an array of another length, or one past the bound, is dropped).</summary>
+    public void Return(byte[] array)
+    {
+        if (array.Length != length) return;
+        lock (_gate)
+            if (_free.Count < keep) _free.Push(array);
     }
 }
