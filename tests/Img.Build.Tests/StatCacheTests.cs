@@ -3,7 +3,15 @@ using Img.Dockerfile;
 
 namespace Img.Build.Tests;
 
+/// <summary>Tests that measure the process's managed heap: they run alone, since a test running beside them allocates too.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapMeasuringCollection
+{
+    public const string Name = "measures the heap";
+}
+
 /// <summary>The context stat cache on disk: runs spilled past a bound, the merge on save, damaged files, memory.</summary>
+[Collection(HeapMeasuringCollection.Name)]
 public sealed class StatCacheTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("img-statcache-ctx-").FullName;
