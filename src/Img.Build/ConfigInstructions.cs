@@ -60,54 +60,36 @@ internal static class ConfigInstructions
     {
         switch (ins)
         {
-            case EnvInstruction env:
+            case EnvInstruction:
                 c.Env = [.. inputs.Env];
-                return "ENV " + string.Join(' ', env.Env.Select(kv => kv.Key + "=" + kv.Value));
-            case ArgInstruction arg:
-                return "ARG " + string.Join(' ', arg.Args.Select(a => a.Value is null ? a.Key : a.Key + "=" + a.Value));
+                break;
             case LabelInstruction label:
                 c.Labels ??= new SortedDictionary<string, string>(StringComparer.Ordinal);
                 foreach (var kv in label.Labels) c.Labels[kv.Key] = kv.Value;
-                return "LABEL " + string.Join(' ', label.Labels.Select(kv => kv.Key + "=" + kv.Value));
+                break;
             case ExposeInstruction expose:
                 c.ExposedPorts ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
                 foreach (var p in expose.Ports.SelectMany(PortSpec.Parse)) c.ExposedPorts[p] = EmptyObject.Instance;
-                return HistoryText.Expose(expose.Ports.SelectMany(PortSpec.Parse));
+                break;
             case VolumeInstruction volume:
                 c.Volumes ??= new SortedDictionary<string, EmptyObject>(StringComparer.Ordinal);
                 foreach (var v in volume.Volumes) c.Volumes[v] = EmptyObject.Instance;
-                return "VOLUME [" + string.Join(' ', volume.Volumes) + "]";
+                break;
             case UserInstruction user:
                 c.User = user.User;
-                return "USER " + user.User;
+                break;
             case StopSignalInstruction stop:
                 c.StopSignal = stop.Signal;
-                return "STOPSIGNAL " + stop.Signal;
+                break;
             case MaintainerInstruction m:
                 config.Author = m.Maintainer;
-                return "MAINTAINER " + m.Maintainer;
+                break;
             case OnbuildInstruction onbuild:
                 (c.OnBuild ??= []).Add(onbuild.Expression);
-                return "ONBUILD " + onbuild.Expression;
+                break;
             case ShellInstruction shell:
                 c.Shell = [.. shell.Shell];
-                return "SHELL [" + string.Join(' ', shell.Shell) + "]";
-            default:
-                return ChangeCommand(c, ins, inputs);
-        }
-    }
-
-    private static string ChangeCommand(ContainerConfig c, Instruction ins, ConfigInputs inputs)
-    {
-        switch (ins)
-        {
-            case CmdInstruction cmd:
-                c.Cmd = ImageConfigRules.CommandArgs(cmd.Command, inputs.Shell);
-                return "CMD [" + string.Join(' ', c.Cmd.Select(Quote)) + "]";
-            case EntrypointInstruction ep:
-                c.Entrypoint = ImageConfigRules.CommandArgs(ep.Command, inputs.Shell);
-                c.Cmd = ImageConfigRules.CmdAfterEntrypoint(c.Cmd, inputs.CmdSet)?.ToList();
-                return "ENTRYPOINT [" + string.Join(' ', c.Entrypoint.Select(Quote)) + "]";
+                break;
             case HealthcheckInstruction hc:
                 c.Healthcheck = new OciHealth
                 {
@@ -118,11 +100,19 @@ internal static class ConfigInstructions
                     StartInterval = hc.Health.StartInterval.Ticks * 100,
                     Retries = hc.Health.Retries,
                 };
-                return "HEALTHCHECK " + string.Join(' ', hc.Health.Test);
+                break;
+            case CmdInstruction cmd:
+                c.Cmd = ImageConfigRules.CommandArgs(cmd.Command, inputs.Shell);
+                return HistoryText.Command("CMD", c.Cmd);
+            case EntrypointInstruction ep:
+                c.Entrypoint = ImageConfigRules.CommandArgs(ep.Command, inputs.Shell);
+                c.Cmd = ImageConfigRules.CmdAfterEntrypoint(c.Cmd, inputs.CmdSet)?.ToList();
+                return HistoryText.Command("ENTRYPOINT", c.Entrypoint);
+            case ArgInstruction:
+                break;
             default:
                 throw new ArgumentException($"{ins.Name} does not only change the config", nameof(ins));
         }
+        return HistoryText.ConfigChange(ins);
     }
-
-    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

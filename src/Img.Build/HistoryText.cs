@@ -1,3 +1,5 @@
+using Img.Dockerfile;
+
 namespace Img.Build;
 
 /// <summary>
@@ -41,4 +43,30 @@ internal static class HistoryText
         parts.Add(files.Dest);
         return string.Join(' ', parts);
     }
+
+    /// <summary>
+    /// A config-only instruction other than CMD and ENTRYPOINT (see <see cref="Command"/>), as written after expansion:
+    /// the running build and the graph converter both spell its history entry here.
+    /// </summary>
+    public static string ConfigChange(Instruction ins) => ins switch
+    {
+        EnvInstruction env => "ENV " + string.Join(' ', env.Env.Select(kv => kv.Key + "=" + kv.Value)),
+        ArgInstruction arg => "ARG " + string.Join(' ', arg.Args.Select(a => a.Value is null ? a.Key : a.Key + "=" + a.Value)),
+        LabelInstruction label => "LABEL " + string.Join(' ', label.Labels.Select(kv => kv.Key + "=" + kv.Value)),
+        ExposeInstruction expose => Expose(expose.Ports.SelectMany(PortSpec.Parse)),
+        VolumeInstruction volume => "VOLUME [" + string.Join(' ', volume.Volumes) + "]",
+        UserInstruction user => "USER " + user.User,
+        StopSignalInstruction stop => "STOPSIGNAL " + stop.Signal,
+        MaintainerInstruction m => "MAINTAINER " + m.Maintainer,
+        OnbuildInstruction onbuild => "ONBUILD " + onbuild.Expression,
+        ShellInstruction shell => "SHELL [" + string.Join(' ', shell.Shell) + "]",
+        HealthcheckInstruction hc => "HEALTHCHECK " + string.Join(' ', hc.Health.Test),
+        _ => throw new ArgumentException($"{ins.Name} has no config-only history text", nameof(ins)),
+    };
+
+    /// <summary>CMD or ENTRYPOINT with the argv it set: <c>CMD ["/bin/sh" "-c" "echo hi"]</c>.</summary>
+    public static string Command(string verb, IEnumerable<string> argv) => verb + " [" + string.Join(' ', argv.Select(Quote)) + "]";
+
+    private static string Quote(string s) =>
+        "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
