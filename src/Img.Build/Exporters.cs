@@ -84,7 +84,7 @@ internal static class Exporters
                     // Without a name the archive names nothing (no made-up "image:latest").
                     await WriteOutputAsync(request, s => images.Count > 0
                         ? ImageArchiveWriter.WriteAsync(s, store.Content, images, format, archivePlatform, ct)
-                        : UnnamedArchiveWriter.WriteAsync(s, store.Content, target, ct), ct).ConfigureAwait(false);
+                        : ImageArchiveWriter.WriteUnnamedAsync(s, store.Content, target, Platform.Host, ct), ct).ConfigureAwait(false);
                     step.Log("sending tarball done");
                     step.Done();
                     return true;

@@ -12,20 +12,16 @@ namespace Img.Archive.ImageArchive;
 /// </summary>
 public static class ImageArchiveWriter
 {
-    private static readonly DateTimeOffset Epoch = DateTimeOffset.UnixEpoch;
-
     public static async Task WriteAsync(Stream output, ContentStore store, IReadOnlyList<ArchiveImage> images, ArchiveFormat format, Platform platform, CancellationToken ct = default)
     {
         var indexEntries = new List<Descriptor>();
         var dockerEntries = new List<DockerArchiveManifest>();
         var blobs = new List<Descriptor>();
-        var seen = new HashSet<Digest>();
 
         foreach (var image in images)
         {
             var root = await ChooseRootAsync(store, image.Target, platform, ct).ConfigureAwait(false);
-            foreach (var d in await ContentWalker.WalkAsync(store, root, onlyPresent: false, ct).ConfigureAwait(false))
-                if (seen.Add(d.Digest)) blobs.Add(d);
+            blobs.AddRange(await ContentWalker.WalkAsync(store, root, onlyPresent: false, ct).ConfigureAwait(false));
 
             indexEntries.Add(root with
             {
@@ -45,33 +41,47 @@ public static class ImageArchiveWriter
                 throw new InvalidOperationException($"image {image.Name} has no manifest for {platform}");
             }
             var manifest = await ContentWalker.ReadManifestAsync(store, manifestDesc, ct).ConfigureAwait(false);
-            dockerEntries.Add(new DockerArchiveManifest
-            {
-                Config = BlobName(manifest.Config.Digest),
-                RepoTags = format == ArchiveFormat.Docker && image.Name.Tag is not null ? [image.Name.Familiar] : null,
-                Layers = manifest.Layers.Select(l => BlobName(l.Digest)).ToList(),
-            });
+            dockerEntries.Add(DockerEntry(manifest, format == ArchiveFormat.Docker && image.Name.Tag is not null ? [image.Name.Familiar] : null));
         }
+        await WriteLayoutAsync(output, store, blobs, indexEntries, dockerEntries, ct).ConfigureAwait(false);
+    }
 
-        await using var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
-        await WriteDirAsync(tar, "blobs/", ct).ConfigureAwait(false);
-        foreach (var alg in blobs.Select(b => b.Digest.Algorithm).Distinct())
-            await WriteDirAsync(tar, $"blobs/{alg}/", ct).ConfigureAwait(false);
-        foreach (var blob in blobs)
+    /// <summary>
+    /// Writes the image rooted at <paramref name="root"/> with no name, as BuildKit does for <c>-o type=docker|oci</c>
+    /// without <c>name=</c>: the index entry carries no name annotation and manifest.json's RepoTags is null (no entry
+    /// when <paramref name="platform"/> has no manifest), so loading it names nothing.
+    /// </summary>
+    public static async Task WriteUnnamedAsync(Stream output, ContentStore store, Descriptor root, Platform platform, CancellationToken ct = default)
+    {
+        var blobs = await ContentWalker.WalkAsync(store, root, onlyPresent: false, ct).ConfigureAwait(false);
+        var manifestDesc = await ContentWalker.SelectManifestAsync(store, root, platform, ct).ConfigureAwait(false);
+        var manifest = manifestDesc is null ? null : await ContentWalker.ReadManifestAsync(store, manifestDesc, ct).ConfigureAwait(false);
+        await WriteLayoutAsync(output, store, blobs, [root with { Annotations = null, Platform = null }],
+            manifest is null ? [] : [DockerEntry(manifest, null)], ct).ConfigureAwait(false);
+    }
+
+    private static DockerArchiveManifest DockerEntry(Manifest manifest, List<string>? repoTags) => new()
+    {
+        Config = OciLayoutWriter.BlobName(manifest.Config.Digest),
+        RepoTags = repoTags,
+        Layers = manifest.Layers.Select(l => OciLayoutWriter.BlobName(l.Digest)).ToList(),
+    };
+
+    private static async Task WriteLayoutAsync(Stream output, ContentStore store, IReadOnlyList<Descriptor> blobs, List<Descriptor> indexEntries,
+        List<DockerArchiveManifest> dockerEntries, CancellationToken ct)
+    {
+        var tar = new TarWriter(output, TarEntryFormat.Ustar, leaveOpen: true);
+        await using (tar.ConfigureAwait(false))
         {
-            await using var data = store.OpenRead(blob.Digest);
-            var entry = new UstarTarEntry(TarEntryType.RegularFile, BlobName(blob.Digest))
-            {
-                DataStream = data,
-                ModificationTime = Epoch,
-                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-            };
-            await tar.WriteEntryAsync(entry, ct).ConfigureAwait(false);
+            var target = new TarLayoutTarget(tar);
+            await target.WriteBlobDirectoriesAsync(blobs.Select(b => b.Digest.Algorithm).Distinct(), ct).ConfigureAwait(false);
+            var layout = new OciLayoutWriter(target);
+            await layout.WriteBlobsAsync(store, blobs, ct).ConfigureAwait(false);
+            await layout.WriteIndexAsync(new ImageIndex { Manifests = indexEntries }, ct).ConfigureAwait(false);
+            await layout.WriteFileAsync("manifest.json", JsonSerializer.SerializeToUtf8Bytes(dockerEntries, ArchiveJsonContext.Default.ListDockerArchiveManifest), ct)
+                .ConfigureAwait(false);
+            await layout.WriteMarkerAsync(ct).ConfigureAwait(false);
         }
-        var index = new ImageIndex { MediaType = MediaTypes.OciIndex, Manifests = indexEntries };
-        await WriteFileAsync(tar, "index.json", OciJson.Serialize(index), ct).ConfigureAwait(false);
-        await WriteFileAsync(tar, "manifest.json", JsonSerializer.SerializeToUtf8Bytes(dockerEntries, ArchiveJsonContext.Default.ListDockerArchiveManifest), ct).ConfigureAwait(false);
-        await WriteFileAsync(tar, "oci-layout", JsonSerializer.SerializeToUtf8Bytes(new OciLayoutFile(), ArchiveJsonContext.Default.OciLayoutFile), ct).ConfigureAwait(false);
     }
 
     /// <summary>An index whose platforms are not all stored cannot be saved whole: save the platform's manifest.</summary>
@@ -82,25 +92,5 @@ public static class ImageArchiveWriter
         if (children.All(c => store.Exists(c.Digest))) return target;
         return await ContentWalker.SelectManifestAsync(store, target, platform, ct).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"no manifest for {platform} is stored");
-    }
-
-    internal static string BlobName(Digest d) => $"blobs/{d.Algorithm}/{d.Hex}";
-
-    private static Task WriteDirAsync(TarWriter tar, string name, CancellationToken ct) =>
-        tar.WriteEntryAsync(new UstarTarEntry(TarEntryType.Directory, name)
-        {
-            ModificationTime = Epoch,
-            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute,
-        }, ct);
-
-    private static async Task WriteFileAsync(TarWriter tar, string name, byte[] data, CancellationToken ct)
-    {
-        using var ms = new MemoryStream(data, writable: false);
-        await tar.WriteEntryAsync(new UstarTarEntry(TarEntryType.RegularFile, name)
-        {
-            DataStream = ms,
-            ModificationTime = Epoch,
-            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-        }, ct).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,4 @@
-using System.Text;
+using Img.Archive.ImageArchive;
 using Img.Content;
 using Img.Oci;
 
@@ -6,16 +6,18 @@ namespace Img.Build.CacheSharing;
 
 /// <summary>
 /// An OCI image layout directory (<c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/…</c>) holding caches, one
-/// index entry per tag. Blobs appear under their digest only when complete; <c>index.json</c> is replaced by a rename,
+/// index entry per tag, written by the same <see cref="OciLayoutWriter"/> as image archives. Blobs appear under their digest only when complete; <c>index.json</c> is replaced by a rename,
 /// so a reader sees the old cache or the new one, never half of one.
 /// </summary>
 internal sealed class OciLayoutDir(string directory)
 {
-    private const string LayoutFile = "oci-layout";
-    private const string IndexFile = "index.json";
+    private const string LayoutFile = OciLayoutWriter.MarkerFile;
+    private const string IndexFile = OciLayoutWriter.IndexFile;
     private const int MaxDocumentSize = 16 << 20;
 
     public string Directory { get; } = directory;
+
+    private OciLayoutWriter Writer => new(new DirectoryLayoutTarget(Directory));
 
     private string BlobPath(Digest digest) => Path.Combine(Directory, "blobs", digest.Algorithm, digest.Hex);
 
@@ -59,32 +61,15 @@ internal sealed class OciLayoutDir(string directory)
     }
 
     /// <summary>Copies a blob of the content store into the layout unless it is there already.</summary>
-    public async Task WriteBlobAsync(ContentStore store, Descriptor blob, CancellationToken ct)
-    {
-        var path = BlobPath(blob.Digest);
-        if (File.Exists(path) && new FileInfo(path).Length == blob.Size) return;
-        var source = store.OpenRead(blob.Digest);
-        await using (source.ConfigureAwait(false))
-        {
-            var file = new AtomicFile(path);
-            await using (file.ConfigureAwait(false))
-            {
-                await source.CopyToAsync(file.Stream, 1 << 20, ct).ConfigureAwait(false);
-                await file.CommitAsync(ct).ConfigureAwait(false);
-            }
-        }
-    }
+    public Task WriteBlobAsync(ContentStore store, Descriptor blob, CancellationToken ct) => Writer.WriteBlobsAsync(store, [blob], ct);
 
     /// <summary>Points <paramref name="tag"/> at <paramref name="manifest"/> (its blob must be written first); other tags stay.</summary>
     public async Task SetTagAsync(string tag, Descriptor manifest, CancellationToken ct)
     {
-        var layoutPath = Path.Combine(Directory, LayoutFile);
-        if (!File.Exists(layoutPath)) await WriteAtomicAsync(layoutPath, Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), ct).ConfigureAwait(false);
+        if (!File.Exists(Path.Combine(Directory, LayoutFile))) await Writer.WriteMarkerAsync(ct).ConfigureAwait(false);
         var index = ReadIndex(mustExist: false);
         var entry = manifest with { Annotations = new Dictionary<string, string> { [Annotations.RefName] = tag } };
-        var manifests = index.Manifests.Where(m => TagOf(m) != tag).Append(entry).ToList();
-        var updated = index with { SchemaVersion = 2, MediaType = MediaTypes.OciIndex, Manifests = manifests };
-        await WriteAtomicAsync(Path.Combine(Directory, IndexFile), OciJson.Serialize(updated), ct).ConfigureAwait(false);
+        await Writer.WriteIndexAsync(index with { Manifests = [.. index.Manifests.Where(m => TagOf(m) != tag), entry] }, ct).ConfigureAwait(false);
     }
 
     /// <summary>The manifest entry tagged <paramref name="tag"/>; an untagged single entry counts as <c>latest</c>.</summary>
@@ -93,14 +78,4 @@ internal sealed class OciLayoutDir(string directory)
         ?? (tag == Reference.DefaultTag && index.Manifests.Count == 1 && TagOf(index.Manifests[0]) is null ? index.Manifests[0] : null);
 
     private static string? TagOf(Descriptor d) => d.Annotations is { } a && a.TryGetValue(Annotations.RefName, out var t) ? t : null;
-
-    private static async Task WriteAtomicAsync(string path, byte[] bytes, CancellationToken ct)
-    {
-        var file = new AtomicFile(path);
-        await using (file.ConfigureAwait(false))
-        {
-            await file.Stream.WriteAsync(bytes, ct).ConfigureAwait(false);
-            await file.CommitAsync(ct).ConfigureAwait(false);
-        }
-    }
 }
