@@ -28,6 +28,8 @@ public static class Builder
         await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
         using var running = StaleWork.EnterBuild(request.StateDir);
         using var store = LocalStore.Open(request.StateDir);
+        // Resolved before anything is built: a wrong -o fails at once. One platform of several is exported with the others.
+        var exporter = solved is null ? Exporters.Resolve(request, store) : null;
         var (dockerfile, text) = await ReadDockerfileAsync(request, sink, ct).ConfigureAwait(false);
         var plan = PlanOf(request, text);
         var ignore = await ReadIgnoreAsync(request, sink, ct).ConfigureAwait(false);
@@ -79,7 +81,7 @@ public static class Builder
             await solved(new SolvedPlatform(request.Platform, result, final.Snapshot, backend, cacheExport, [.. images.Materials], dockerfile)).ConfigureAwait(false);
             return result;
         }
-        await Exporters.ExportAsync(request, store, work, final, result, sink, ct).ConfigureAwait(false);
+        await exporter!.ExportAsync(new BuildOutput(result.Manifest, [new PlatformOutput(request.Platform, result, final.Snapshot)], work), sink, ct).ConfigureAwait(false);
         // After the image is stored: a failed cache export fails the build, but the image is there.
         await cacheExport.ExportAsync(store, sink, ct).ConfigureAwait(false);
         return result;

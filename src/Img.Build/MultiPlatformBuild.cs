@@ -39,8 +39,6 @@ public static class MultiPlatformBuild
             return new BuiltImage(result.Manifest, result.Config) { UnusedBuildArgs = result.UnusedBuildArgs };
         }
         if (platforms.Count == 0) platforms = [request.Platform];
-        if (request.Output.Type is not ("image" or "docker" or "oci" or "local" or "tar"))
-            throw new BuildFailedException($"exporter \"{request.Output.Type}\" could not be found");
         if (request.Provenance is not null && request.Output.Type is "local" or "tar")
             throw new BuildFailedException($"a provenance attestation is attached to an image: use -o type=image, registry, docker or oci, not {request.Output.Type}");
         var started = DateTimeOffset.UtcNow;
@@ -49,6 +47,7 @@ public static class MultiPlatformBuild
         // Held until the export is done: no other process reclaims our mount dirs or collects our blobs meanwhile.
         using var running = StaleWork.EnterBuild(request.StateDir);
         using var store = LocalStore.Open(request.StateDir);
+        var exporter = Exporters.Resolve(request, store);
 
         var numbers = new StepNumbers();
         var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
@@ -62,7 +61,8 @@ public static class MultiPlatformBuild
         }
         var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations, attestations)
             .ConfigureAwait(false);
-        await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
+        var output = new BuildOutput(index, [.. solved.Select(s => new PlatformOutput(s.Platform, s.Result, s.Snapshot))], Snapshots(request, store, solved));
+        await exporter.ExportAsync(output, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
         return new BuiltImage(index, null) { UnusedBuildArgs = solved[0].Result.UnusedBuildArgs };
     }
@@ -104,79 +104,12 @@ public static class MultiPlatformBuild
         return solved.Select(s => s!).ToList();
     }
 
-    private static async Task ExportAsync(BuildRequest request, LocalStore store, List<SolvedPlatform> solved, Descriptor index,
-        ProgressSink progress, CancellationToken ct)
-    {
-        var output = request.Output;
-        if (await Exporters.ExportImageAsync(request, store, index, Platform.Host, step => LogManifests(step, solved, index), progress, ct).ConfigureAwait(false))
-            return;
-        switch (output.Type)
-        {
-            case "tar":
-                {
-                    var step = progress.Start("exporting to client tarball");
-                    var work = Snapshots(request, store, solved);
-                    await WithViewsAsync(work, solved, 0, [], async trees =>
-                        await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees, Builder.RootTarOptions), s, Compression.None, null, ct), ct)
-                            .ConfigureAwait(false), ct).ConfigureAwait(false);
-                    step.Done();
-                    break;
-                }
-            case "local":
-                {
-                    var step = progress.Start("exporting to client directory");
-                    var work = Snapshots(request, store, solved);
-                    foreach (var s in solved)
-                    {
-                        var dest = Path.Combine(output.Destination!, DirectoryName(s.Platform));
-                        Directory.CreateDirectory(dest);
-                        await work.WithViewAsync(s.Snapshot, async root =>
-                        {
-                            await TreeCopy.CopyAsync(root, dest, new TreeCopyOptions { PreserveOwnership = false }, ct).ConfigureAwait(false);
-                            return true;
-                        }, ct).ConfigureAwait(false);
-                    }
-                    step.Log("copying files done");
-                    step.Done();
-                    break;
-                }
-        }
-    }
-
-    private static void LogManifests(StepReporter step, List<SolvedPlatform> solved, Descriptor index)
-    {
-        foreach (var s in solved)
-        {
-            step.Log($"exporting manifest {s.Result.Manifest.Digest} done");
-            step.Log($"exporting config {s.Result.Config.Digest} done");
-        }
-        step.Log($"exporting manifest list {index.Digest} done");
-    }
-
-    /// <summary>BuildKit's per-platform directory: <c>linux/arm/v7</c> → <c>linux_arm_v7</c>.</summary>
-    internal static string DirectoryName(Platform platform) => platform.ToString().Replace('/', '_');
-
+    /// <summary>The platforms' snapshots: one snapshotter holds them all.</summary>
     private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
     {
         var backend = solved[0].Backend;
         if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
         return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
-    }
-
-    /// <summary>Mounts every platform's root read-only, then runs <paramref name="use"/> with (directory name, root) pairs.</summary>
-    private static async Task WithViewsAsync(SnapshotWork work, List<SolvedPlatform> solved, int i, List<(string, string)> trees,
-        Func<List<(string, string)>, Task> use, CancellationToken ct)
-    {
-        if (i == solved.Count)
-        {
-            await use(trees).ConfigureAwait(false);
-            return;
-        }
-        await work.WithViewAsync(solved[i].Snapshot, async root =>
-        {
-            await WithViewsAsync(work, solved, i + 1, [.. trees, (DirectoryName(solved[i].Platform), root)], use, ct).ConfigureAwait(false);
-            return true;
-        }, ct).ConfigureAwait(false);
     }
 }
 
