@@ -26,7 +26,6 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
     private readonly ResolvedBaseImages _resolved = new(store.StateDir);
-    private RegistryClient? _registry;
 
     /// <summary><c>--pull</c>: every name is resolved at its registry again; neither a stored image nor an earlier resolution is used.</summary>
     public bool Pull { get; init; }
@@ -37,14 +36,11 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
     public ConcurrentBag<Material> Materials { get; } = [];
 
-    /// <summary>Debug lines (<c>-d</c>) of the registry client; null for none.</summary>
-    public Action<string>? Log { get; init; }
-
     /// <summary>The build's stat cache, for digesting named context directories.</summary>
     public StatCache? Stats { get; init; }
 
-    /// <summary>Timeouts, low-speed rule and ceilings of transfers (a pull's, and an ADD download's).</summary>
-    public RegistryOptions TransferOptions => (_registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log))).Options;
+    /// <summary>The build's registry client: pulls, and <c>ADD &lt;url&gt;</c>'s downloads.</summary>
+    public required RegistryClient Registry { get; init; }
 
     /// <summary>The image for the build's platform.</summary>
     public Task<BaseImage> GetAsync(string name, CancellationToken ct) => GetAsync(name, null, ct);
@@ -212,8 +208,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     {
         try
         {
-            _registry ??= new RegistryClient(RegistryOptions.FromEnvironment(log: Log));
-            var pulled = await _registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
+            var pulled = await Registry.PullAsync(reference, platform, store.Content, null, ct).ConfigureAwait(false);
             return pulled.Target;
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -102,9 +102,24 @@ public sealed record BuildRequest
     /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
     public Action<string>? Log { get; init; }
 
-    /// <summary>The registry options of every client the build makes (base images, cache import and export, push): the environment's, with the debug log.</summary>
-    internal Img.Registry.RegistryOptions RegistryOptions(IEnumerable<string>? insecureRegistries = null) =>
-        Img.Registry.RegistryOptions.FromEnvironment(insecureRegistries, Log);
+    /// <summary>
+    /// The one registry client of the build — base images, <c>--cache-from</c>/<c>--cache-to</c>, <c>ADD &lt;url&gt;</c>
+    /// and the push — built by the command line from its options with the <c>-d</c> log; when not given, one from the
+    /// environment's options, made once (a <c>with</c> copy of the request shares it).
+    /// </summary>
+    public Img.Registry.RegistryClient Registry
+    {
+        get => LazyInitializer.EnsureInitialized(ref _registry.Client, () => new Img.Registry.RegistryClient(Img.Registry.RegistryOptions.FromEnvironment(log: Log)));
+        init => _registry = new RegistryHolder { Client = value };
+    }
+
+    private readonly RegistryHolder _registry = new();
+
+    /// <summary>Holds the client made on first use, shared by the request's copies.</summary>
+    private sealed class RegistryHolder
+    {
+        public Img.Registry.RegistryClient? Client;
+    }
 }
 
 /// <summary>What a build produced.</summary>

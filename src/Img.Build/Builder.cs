@@ -47,7 +47,7 @@ public static class Builder
             Pull = request.Pull,
             NamedContexts = request.NamedContexts,
             Stats = stats,
-            Log = request.Log,
+            Registry = request.Registry,
         };
         var runtime = new Lazy<IStepExecutor>(() => StepExecutors.Open(request.StateDir, request.Log));
         var solver = new Solver(request, plan, store, work, images, context, sink, backend, CompressionOf(request.Output), runtime)

@@ -72,7 +72,7 @@ internal static class CopyStep
                 if (req.IsAdd && IsUrl(src))
                 {
                     var (file, digest) = await UrlDownload.FetchAsync(step.Solver.Store.Content, step.Solver.Request.Limits,
-                        step.Solver.Images.TransferOptions, src, req.Checksum, ct).ConfigureAwait(false);
+                        step.Solver.Images.Registry, src, req.Checksum, ct).ConfigureAwait(false);
                     downloads.Add((src, file));
                     keyParts.Add($"url {src} {digest}");
                     continue;

@@ -15,8 +15,13 @@ internal static class ImagePusher
     {
         if (request.Names.Count == 0)
             throw new BuildFailedException("push requires a name: use -t NAME or -o type=registry,name=NAME");
-        var insecure = request.Output.InsecureRegistry ? request.Names.Select(n => n.Domain).Distinct().ToList() : null;
-        var client = new RegistryClient(request.RegistryOptions(insecure));
+        // registry.insecure=true is the exporter's own: the build's client with the names' registries added as insecure.
+        var client = request.Output.InsecureRegistry
+            ? new RegistryClient(request.Registry.Options with
+            {
+                InsecureRegistries = new HashSet<string>(request.Registry.Options.InsecureRegistries.Concat(request.Names.Select(n => n.Domain)), StringComparer.OrdinalIgnoreCase),
+            })
+            : request.Registry;
         step.Log("pushing layers");
         foreach (var name in request.Names)
         {

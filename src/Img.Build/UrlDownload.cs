@@ -9,20 +9,21 @@ namespace Img.Build;
 /// The body of <c>ADD http(s)://…</c>, fetched into a private temp file of the content store's ingest
 /// directory (so a killed build's partial download is removed by the next img command) and hashed on the way.
 /// Bounded as a pull's blobs are: by <see cref="InputLimits.MaxBlobSize"/>, by the idle timeout and by the
-/// low-speed rule, so an endless or dripping body fails instead of filling the disk or running forever.
+/// low-speed rule, so an endless or dripping body fails instead of filling the disk or running forever. It goes
+/// through the build's one <see cref="RegistryClient"/>: the same TLS trust as the registries (<c>SSL_CERT_FILE</c>,
+/// <c>certs.d</c>), the same timeouts, the <c>-d</c> log.
 /// </summary>
 internal static class UrlDownload
 {
-    public static async Task<(string File, Digest Digest)> FetchAsync(ContentStore content, InputLimits limits, RegistryOptions transfer,
+    /// <summary>Fetches <paramref name="url"/> through the build's registry client, so its TLS trust, timeouts and debug log apply.</summary>
+    public static async Task<(string File, Digest Digest)> FetchAsync(ContentStore content, InputLimits limits, RegistryClient registry,
         string url, string? checksum, CancellationToken ct)
     {
+        var transfer = registry.Options;
         var file = content.NewTempPath("download");
         try
         {
-            using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-            using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            headers.CancelAfter(transfer.ResponseTimeout);
-            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, headers.Token).ConfigureAwait(false);
+            using var response = await registry.GetUrlAsync(new Uri(url), ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
                 throw new BuildFailedException($"failed to load cache key: invalid response status {(int)response.StatusCode}");
             if (response.Content.Headers.ContentLength > limits.MaxBlobSize)
@@ -69,7 +70,7 @@ internal static class UrlDownload
             }
             return (file, digest);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException || e is OperationCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or IOException or RegistryException || e is OperationCanceledException && !ct.IsCancellationRequested)
         {
             File.Delete(file);
             throw new BuildFailedException($"{url}: {(e is OperationCanceledException ? $"no response within {transfer.ResponseTimeout.TotalSeconds:0}s" : e.Message)}", e);

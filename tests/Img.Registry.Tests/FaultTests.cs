@@ -274,4 +274,27 @@ public sealed class FaultTests : IDisposable
         Assert.Equal($"schema 1 manifests are not supported: {reference}", ex.Message);
         Assert.Empty(_scratch.Store.List());
     }
+
+    [Fact]
+    public async Task A_plain_url_follows_redirects_and_stops_after_ten()
+    {
+        await using var fake = FakeRegistry.Start(ctx =>
+        {
+            var path = ctx.Request.Url!.AbsolutePath;
+            if (path == "/file") FakeRegistry.Reply(ctx, 200, Encoding.UTF8.GetBytes("body"));
+            else if (path.StartsWith("/hop/", StringComparison.Ordinal) && int.Parse(path[5..]) is var n and > 0)
+                FakeRegistry.Reply(ctx, 302, null, null, ("Location", $"/hop/{n - 1}"));
+            else if (path == "/hop/0") FakeRegistry.Reply(ctx, 307, null, null, ("Location", "/file"));
+            else FakeRegistry.Reply(ctx, 404);
+            return Task.CompletedTask;
+        });
+        var client = _scratch.Client();
+        using (var response = await client.GetUrlAsync(new Uri($"http://{fake.HostPort}/hop/3")))
+            Assert.Equal("body", await response.Content.ReadAsStringAsync());
+        using (var tooMany = await client.GetUrlAsync(new Uri($"http://{fake.HostPort}/hop/20")))
+            Assert.Equal(HttpStatusCode.Found, tooMany.StatusCode);
+        // 5 for the first (3, 2, 1, 0, file); 11 for the second: the URL and ten redirects, the last one returned.
+        Assert.Equal(16, fake.Requests.Count);
+        Assert.Equal("/hop/10", fake.Requests.Last().Path);
+    }
 }

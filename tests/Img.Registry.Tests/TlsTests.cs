@@ -58,4 +58,19 @@ public sealed class TlsTests : IAsyncLifetime, IDisposable
         var result = await insecure.PullAsync(Reference.Parse(seeded.Reference), null, _scratch.NewStore("insecure"));
         Assert.Equal("https", result.Source.Scheme);
     }
+
+    [Fact]
+    public async Task A_plain_url_is_fetched_with_the_registries_trust()
+    {
+        var url = new Uri($"https://{_registry.HostPort}/v2/");
+        var certsd = Path.Combine(_scratch.Root, "url-certs.d", _registry.HostPort);
+        Directory.CreateDirectory(certsd);
+        File.Copy(_registry.CaCertificatePath!, Path.Combine(certsd, "ca.crt"));
+        var trusted = _scratch.Client(tweak: o => o with { CertsDirectories = [Path.Combine(_scratch.Root, "url-certs.d")] });
+        using (var response = await trusted.GetUrlAsync(url))
+            Assert.True(response.IsSuccessStatusCode, $"status {(int)response.StatusCode}");
+
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => _scratch.Client().GetUrlAsync(url));
+        Assert.Contains("certificate signed by unknown authority", ex.Message);
+    }
 }

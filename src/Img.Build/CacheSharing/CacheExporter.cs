@@ -50,7 +50,6 @@ internal sealed class CacheExporter
     /// <exception cref="BuildFailedException">An export failed (and did not say ignore-error=true).</exception>
     public async Task ExportAsync(LocalStore store, ProgressSink progress, CancellationToken ct)
     {
-        RegistryClient? client = null;
         foreach (var spec in _request.CacheTo.Where(s => s.Type != CacheType.Inline))
         {
             var step = progress.Start(spec.Type == CacheType.Registry ? "exporting cache to registry" : "exporting cache to client directory");
@@ -60,9 +59,8 @@ internal sealed class CacheExporter
                 var (manifest, layers, configDesc) = await WriteManifestAsync(store.Content, MapOf(Steps(spec.Max)), ct).ConfigureAwait(false);
                 if (spec.Type == CacheType.Registry)
                 {
-                    client ??= new RegistryClient(_request.RegistryOptions());
-                    var report = new PushReport(step, manifest.Digest, configDesc.Digest);
-                    await client.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
+                                        var report = new PushReport(step, manifest.Digest, configDesc.Digest);
+                    await _request.Registry.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
                 }
                 else
                 {

@@ -20,7 +20,6 @@ internal static class CacheImporter
     {
         if (request.CacheFrom.Count == 0 || request.NoCache) return ImportedCache.Empty;
         var imported = new ImportedCache();
-        RegistryClient? client = null;
         foreach (var spec in request.CacheFrom)
         {
             var step = progress.Start($"importing cache manifest from {spec.Display}");
@@ -28,7 +27,7 @@ internal static class CacheImporter
             {
                 var (config, source) = spec.Type == CacheType.Local
                     ? ReadLayout(spec)
-                    : await ReadRegistryAsync(client ??= new RegistryClient(request.RegistryOptions()), spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
+                    : await ReadRegistryAsync(request.Registry, spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
                 imported.Add(config, source);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

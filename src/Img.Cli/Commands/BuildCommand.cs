@@ -4,6 +4,7 @@ using Img.Build.CacheSharing;
 using Img.Cli.Framework;
 using Img.Cli.Progress;
 using Img.Oci;
+using Img.Registry;
 
 namespace Img.Cli.Commands;
 
@@ -131,6 +132,8 @@ public sealed class BuildCommand : Command
                 NamedContexts = namedContexts,
                 Provenance = provenance,
                 Log = context.Debug ? context.Log : null,
+                // One client for every registry request of the build, ADD <url> included, with the -d log.
+                Registry = new RegistryClient(RegistryOptions.FromEnvironment(log: context.Debug ? context.Log : null)),
             };
             var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
             var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;
