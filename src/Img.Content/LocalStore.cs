@@ -79,6 +79,34 @@ public sealed class LocalStore : IDisposable
     }
 
     /// <summary>
+    /// Every stored blob a stored image reaches, with the names of the images that reach it: what garbage collection
+    /// keeps, what makes a cache record in use, where a push can mount a blob from. A damaged image reaches what it
+    /// still names directly; nothing else can be known of it.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Digest, IReadOnlyList<string>>> ImageBlobsAsync(CancellationToken ct = default)
+    {
+        var blobs = new Dictionary<Digest, List<string>>();
+        void Add(Digest digest, string image)
+        {
+            if (!blobs.TryGetValue(digest, out var names)) blobs[digest] = names = [];
+            if (!names.Contains(image)) names.Add(image);
+        }
+        foreach (var image in Metadata.ListImages())
+        {
+            try
+            {
+                foreach (var d in await ContentWalker.WalkAsync(Content, image.Target, onlyPresent: true, ct).ConfigureAwait(false))
+                    Add(d.Digest, image.Name);
+            }
+            catch (Exception e) when (e is ContentException or FormatException)
+            {
+                Add(image.Target.Digest, image.Name);
+            }
+        }
+        return blobs.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value);
+    }
+
+    /// <summary>
     /// Deletes every blob that no image and no cache record reaches. Takes the exclusive lock:
     /// it waits for running pulls and builds of other processes to finish.
     /// </summary>
@@ -92,19 +120,7 @@ public sealed class LocalStore : IDisposable
         {
             var live = new HashSet<Digest>(Metadata.CacheBlobRoots());
             if (extraRoots is not null) live.UnionWith(extraRoots);
-            foreach (var image in Metadata.ListImages())
-            {
-                try
-                {
-                    foreach (var d in await ContentWalker.WalkAsync(Content, image.Target, onlyPresent: true, ct).ConfigureAwait(false))
-                        live.Add(d.Digest);
-                }
-                catch (Exception e) when (e is ContentException or FormatException)
-                {
-                    // A damaged image keeps what it still names directly; nothing else can be known of it.
-                    live.Add(image.Target.Digest);
-                }
-            }
+            live.UnionWith((await ImageBlobsAsync(ct).ConfigureAwait(false)).Keys);
             long freed = 0;
             int removed = 0;
             foreach (var digest in Content.List().ToList())

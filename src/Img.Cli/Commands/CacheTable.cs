@@ -7,7 +7,7 @@ namespace Img.Cli.Commands;
 /// <summary>The build-cache table that <c>du</c> and <c>prune</c> print, in the original's columns.</summary>
 internal static class CacheTable
 {
-    public static void WriteRecords(CommandContext context, IEnumerable<(CacheRecord Record, bool InUse)> records)
+    public static void WriteRecords(CommandContext context, IEnumerable<Build.CacheUsage> records)
     {
         if (context.Debug)
         {
@@ -35,25 +35,5 @@ internal static class CacheTable
             table.Row(r.Key, (!inUse).ToString().ToLowerInvariant(), Units.BytesSize(r.Size), desc);
         }
         context.Out.Write(table.ToString());
-    }
-
-    /// <summary>A cache record is in use while a stored image needs one of its blobs.</summary>
-    public static async Task<HashSet<Oci.Digest>> ImageBlobsAsync(LocalStore store, CancellationToken ct)
-    {
-        var set = new HashSet<Oci.Digest>();
-        foreach (var image in store.Metadata.ListImages())
-        {
-            try
-            {
-                foreach (var d in await ContentWalker.WalkAsync(store.Content, image.Target, onlyPresent: true, ct))
-                    set.Add(d.Digest);
-            }
-            catch (Exception e) when (e is ContentException or FormatException)
-            {
-                // A damaged image needs only what it still names directly.
-                set.Add(image.Target.Digest);
-            }
-        }
-        return set;
     }
 }

@@ -17,10 +17,7 @@ public sealed class DuCommand : Command
         if (args.Positionals.Count > 0) throw new UsageException("no arguments expected");
         var filters = args.List("filter").Select(CacheFilter.Parse).ToList();
         using var store = context.OpenStore();
-        var records = store.Metadata.ListCacheRecords();
-        var imageBlobs = await CacheTable.ImageBlobsAsync(store, ct);
-        var rows = records
-            .Select(r => (Record: r, InUse: r.Blobs.Count > 0 && r.Blobs.All(imageBlobs.Contains)))
+        var rows = (await Build.BuildCacheRecords.ListAsync(store, ct))
             .Where(x => filters.Count == 0 || filters.Any(f => f.Matches(x.Record, x.InUse)))
             .ToList();
         CacheTable.WriteRecords(context, rows);

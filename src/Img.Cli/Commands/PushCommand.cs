@@ -37,21 +37,12 @@ public sealed class PushCommand : Command
     private static async Task<Dictionary<Digest, List<string>>> MountSourcesAsync(LocalStore store, Reference target, CancellationToken ct)
     {
         var map = new Dictionary<Digest, List<string>>();
-        foreach (var other in store.Metadata.ListImages())
+        foreach (var (digest, images) in await store.ImageBlobsAsync(ct))
         {
-            if (!Reference.TryParse(other.Name, out var r, out _) || r!.Domain != target.Domain || r.Path == target.Path) continue;
-            try
-            {
-                foreach (var d in await ContentWalker.WalkAsync(store.Content, other.Target, onlyPresent: true, ct))
-                {
-                    if (!map.TryGetValue(d.Digest, out var repos)) map[d.Digest] = repos = [];
-                    if (!repos.Contains(r.Path)) repos.Add(r.Path);
-                }
-            }
-            catch (Exception e) when (e is ContentException or FormatException)
-            {
-                // A damaged image offers no mounts; the push uploads instead.
-            }
+            var repos = images
+                .Select(name => Reference.TryParse(name, out var r, out _) && r!.Domain == target.Domain && r.Path != target.Path ? r.Path : null)
+                .OfType<string>().Distinct().ToList();
+            if (repos.Count > 0) map[digest] = repos;
         }
         return map;
     }
