@@ -22,7 +22,7 @@ internal sealed record BaseImage(string Key, ImageConfig Config, string? Snapsho
 /// A stored index that lists the platform but does not hold its manifest (a pull of another platform) has it fetched;
 /// a stored image without the platform at all is an error.
 /// </summary>
-internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, string backend, Platform defaultPlatform, ProgressSink progress)
+internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, SnapshotterKind backend, Platform defaultPlatform, ProgressSink progress)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<BaseImage>>> _images = new(StringComparer.Ordinal);
     private readonly ResolvedBaseImages _resolved = new(store.StateDir);
@@ -236,7 +236,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
         {
             ApplyResult applied;
             var upper = snapshots.Snapshotter.UpperDir(active);
-            if (upper is not null && snapshots.Snapshotter.Name == "overlayfs")
+            if (upper is not null && snapshots.Snapshotter.Kind == SnapshotterKind.Overlay)
             {
                 try
                 {

@@ -59,7 +59,16 @@ public static class BuildCache
     }
 
     /// <summary>The <see cref="CacheRecord.Snapshot"/> value for snapshot <paramref name="key"/> of <paramref name="backend"/>.</summary>
-    public static string SnapshotRef(string backend, string key) => backend + "/" + key;
+    public static string SnapshotRef(SnapshotterKind backend, string key) => backend.Name + "/" + key;
+
+    /// <summary>The store and snapshot a <see cref="CacheRecord.Snapshot"/> value names; null for none, or a store img does not know.</summary>
+    public static (SnapshotterKind Backend, string Key)? ParseSnapshotRef(string? reference)
+    {
+        if (string.IsNullOrEmpty(reference)) return null;
+        var slash = reference.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || SnapshotterKind.FromName(reference[..slash]) is not { } backend) return null;
+        return (backend, reference[(slash + 1)..]);
+    }
 
     /// <summary>
     /// Removes what a cache record holds besides its row (its snapshot), for <c>img prune</c>; call inside the
@@ -68,13 +77,8 @@ public static class BuildCache
     /// </summary>
     public static async Task<bool> RemoveRecordArtifactsAsync(string stateDir, CacheRecord record, CancellationToken ct = default)
     {
-        if (string.IsNullOrEmpty(record.Snapshot)) return true;
-        var slash = record.Snapshot.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0) return true;
-        var backend = record.Snapshot[..slash];
-        var key = record.Snapshot[(slash + 1)..];
-        if (!Snapshotters.IsStore(backend)) return true;
-        var snapshotter = Snapshotters.Open(backend, stateDir);
+        if (ParseSnapshotRef(record.Snapshot) is not var (backend, key)) return true;
+        var snapshotter = backend.Open(stateDir);
         if (snapshotter.Stat(key) is null) return true;
         try
         {

@@ -1,5 +1,6 @@
 using Img.Content;
 using Img.Oci;
+using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
@@ -10,7 +11,7 @@ public sealed record BuildRequest
     public required string StateDir { get; init; }
 
     /// <summary>The snapshot backend: <c>auto</c>, <c>native</c>, <c>overlayfs</c> or <c>fuse-overlayfs</c>.</summary>
-    public string Backend { get; init; } = "auto";
+    public BackendChoice Backend { get; init; } = BackendChoice.Auto;
 
     /// <summary>The build context directory.</summary>
     public required string ContextDir { get; init; }

@@ -37,7 +37,7 @@ public static class Builder
         var stats = StatCache.Load(Path.Combine(request.StateDir, "build", "context-stats"));
         var context = new BuildContext(request.ContextDir, ignore, stats);
         var backend = Snapshotters.Resolve(request.Backend, request.StateDir);
-        var snapshotter = Snapshotters.Open(backend, request.StateDir);
+        var snapshotter = backend.Open(request.StateDir);
         var work = new SnapshotWork(snapshotter, store.Content, request.StateDir)
         {
             LayerOptions = LayerOptionsOf(request),

@@ -15,7 +15,7 @@ namespace Img.Build;
 /// <param name="Cache">Its steps for <c>--cache-to</c>, exported once for all platforms.</param>
 /// <param name="Materials">The base images it used (for a provenance attestation).</param>
 /// <param name="Dockerfile">The Dockerfile as the build read it (a <c>mode=max</c> provenance attestation carries it).</param>
-internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache,
+internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, SnapshotterKind Backend, CacheSharing.CacheExporter Cache,
     IReadOnlyList<Material> Materials, byte[] Dockerfile);
 
 /// <summary>
@@ -109,7 +109,7 @@ public static class MultiPlatformBuild
     {
         var backend = solved[0].Backend;
         if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
-        return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
+        return new SnapshotWork(backend.Open(request.StateDir), store.Content, request.StateDir);
     }
 }
 

@@ -199,7 +199,7 @@ internal sealed class SnapshotWork(ISnapshotter snapshotter, ContentStore conten
             {
                 try { Directory.Delete(dir, false); } catch (IOException) { }
             }
-            if (snapshotter.Name == "overlayfs" && snapshotter.UpperDir(active) is { } upper) CopiedUpDirectories.Prune(upper, LowerDirs(parent));
+            if (snapshotter.Kind == SnapshotterKind.Overlay && snapshotter.UpperDir(active) is { } upper) CopiedUpDirectories.Prune(upper, LowerDirs(parent));
             var layer = await WriteDiffAsync(active, parent, compression, ct).ConfigureAwait(false);
             await CommitAsync(active, name, ct).ConfigureAwait(false);
             active = null!;

@@ -5,6 +5,7 @@ using Img.Content;
 using Img.Dockerfile;
 using Img.Oci;
 using Img.Runtime.Oci;
+using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
@@ -18,7 +19,7 @@ internal sealed class Solver
     private readonly ConcurrentDictionary<int, Lazy<Task<StageState>>> _stages = new();
 
     public Solver(BuildRequest request, BuildPlan plan, LocalStore store, SnapshotWork snapshots, BaseImages images,
-        BuildContext context, ProgressSink progress, string backend, Compression compression, Lazy<IStepExecutor> runtime)
+        BuildContext context, ProgressSink progress, SnapshotterKind backend, Compression compression, Lazy<IStepExecutor> runtime)
     {
         Request = request;
         Plan = plan;
@@ -39,7 +40,7 @@ internal sealed class Solver
     public BaseImages Images { get; }
     public BuildContext Context { get; }
     public ProgressSink Progress { get; }
-    public string Backend { get; }
+    public SnapshotterKind Backend { get; }
     public Compression Compression { get; }
     public Lazy<IStepExecutor> Runtime { get; }
 
@@ -151,7 +152,7 @@ internal sealed class Solver
     }
 
     /// <summary>The cache record of step <paramref name="key"/> on this backend.</summary>
-    private string RecordKey(string key) => BuildCache.Key("record", Backend, key);
+    private string RecordKey(string key) => BuildCache.Key("record", Backend.Name, key);
 
     private void PutRecord(string recordKey, string parentKey, string description, string snapshotName, StepOutcome outcome) =>
         Store.Metadata.PutCacheRecord(new CacheRecord
@@ -168,7 +169,7 @@ internal sealed class Solver
 
     /// <summary>The snapshot a record of this backend points at (after --no-cache it may not be "build/&lt;key&gt;").</summary>
     private string? RecordedSnapshot(CacheRecord record) =>
-        record.Snapshot is { } r && r.StartsWith(Backend + "/", StringComparison.Ordinal) ? r[(Backend.Length + 1)..] : null;
+        BuildCache.ParseSnapshotRef(record.Snapshot) is var (backend, key) && backend == Backend ? key : null;
 
     private void KeepSuperseded(string recordKey, string snapshotName, string parentKey, string description)
     {

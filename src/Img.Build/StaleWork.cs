@@ -23,9 +23,8 @@ public static class StaleWork
         if (Directory.Exists(snapshots))
             foreach (var dir in Directory.EnumerateDirectories(snapshots))
             {
-                var backend = Path.GetFileName(dir);
-                if (!Snapshotters.IsStore(backend)) continue;
-                removed += Snapshotters.Open(backend, stateDir).ReclaimStale();
+                if (SnapshotterKind.FromName(Path.GetFileName(dir)) is not { } backend) continue;
+                removed += backend.Open(stateDir).ReclaimStale();
             }
         removed += await OciRuntime.ReclaimStaleAsync(stateDir).ConfigureAwait(false);
         removed += ReclaimMountDirs(stateDir);

@@ -115,13 +115,9 @@ public static class StoreCheck
     {
         foreach (var blob in record.Blobs)
             if (!content.Exists(blob)) return $"its blob {blob} is gone";
-        if (string.IsNullOrEmpty(record.Snapshot)) return null;
-        int slash = record.Snapshot.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0) return null;
-        var backend = record.Snapshot[..slash];
-        if (!Snapshotters.IsStore(backend)) return null;
-        var snapshotter = Snapshotters.Open(backend, stateDir);
-        for (var key = record.Snapshot[(slash + 1)..]; key is not null;)
+        if (BuildCache.ParseSnapshotRef(record.Snapshot) is not var (backend, first)) return null;
+        var snapshotter = backend.Open(stateDir);
+        for (var key = first; key is not null;)
         {
             if (snapshotter.Stat(key) is not { } info) return $"snapshot {key} is gone";
             key = info.Parent;

@@ -17,22 +17,35 @@ public sealed class SnapshotterTests : IDisposable
     [InlineData("native")]
     [InlineData("overlayfs")]
     [InlineData("fuse-overlayfs")]
-    public void Backend_names_are_accepted(string name) => Snapshotters.Validate(name);
+    public void Backend_names_are_accepted(string name) => Assert.Equal(name, BackendChoice.Parse(name).ToString());
 
     [Fact]
     public void Invalid_backend_is_the_originals_error()
     {
-        var e = Assert.Throws<ArgumentException>(() => Snapshotters.Resolve("zfs", _state));
+        var e = Assert.Throws<ArgumentException>(() => BackendChoice.Parse("zfs"));
         Assert.Equal("zfs is not a valid snapshots backend", e.Message);
     }
 
     [Fact]
-    public void Explicit_backend_skips_probing() => Assert.Equal("native", Snapshotters.Resolve("native", "/nonexistent/state"));
+    public void Explicit_backend_skips_probing() => Assert.Same(SnapshotterKind.Native, Snapshotters.Resolve(BackendChoice.Parse("native"), "/nonexistent/state"));
+
+    [Fact]
+    public void Store_directories_name_their_kind()
+    {
+        foreach (var kind in SnapshotterKind.All)
+        {
+            Assert.Same(kind, SnapshotterKind.FromName(kind.Name));
+            var store = kind.Open(_state);
+            Assert.Same(kind, store.Kind);
+            Assert.Equal(Path.Combine(_state, "snapshots", kind.Name), store.Root);
+        }
+        Assert.Null(SnapshotterKind.FromName("zfs"));
+    }
 
     [Fact]
     public async Task Native_snapshots_copy_the_parent_and_commit_into_a_chain()
     {
-        var s = Snapshotters.Open("native", _state);
+        var s = SnapshotterKind.Native.Open(_state);
         await s.PrepareAsync("a", null);
         var aDir = s.FsDir("a");
         File.WriteAllText(Path.Combine(aDir, "file"), "one");
@@ -65,11 +78,11 @@ public sealed class SnapshotterTests : IDisposable
     [Fact]
     public async Task Table_survives_reopening()
     {
-        var s = Snapshotters.Open("overlayfs", _state);
+        var s = SnapshotterKind.Overlay.Open(_state);
         await s.PrepareAsync("x", null);
         await s.CommitAsync("X", "x");
         await s.PrepareAsync("y", "X");
-        var reopened = Snapshotters.Open("overlayfs", _state);
+        var reopened = SnapshotterKind.Overlay.Open(_state);
         Assert.Equal(["X", "y"], reopened.List().Select(i => i.Key).Order());
         Assert.Equal("X", reopened.Stat("y")!.Parent);
         await Assert.ThrowsAsync<InvalidOperationException>(() => reopened.PrepareAsync("y", "X"));
@@ -79,7 +92,7 @@ public sealed class SnapshotterTests : IDisposable
     [Fact]
     public async Task Overlay_stacks_parents_nearest_first()
     {
-        var s = Snapshotters.Open("overlayfs", _state);
+        var s = SnapshotterKind.Overlay.Open(_state);
         string? parent = null;
         foreach (var n in new[] { "l1", "l2", "l3" })
         {
@@ -100,7 +113,7 @@ public sealed class SnapshotterTests : IDisposable
     [Fact]
     public async Task Long_overlay_chains_use_relative_lowerdirs_and_really_mount()
     {
-        var s = Snapshotters.Open("overlayfs", _state);
+        var s = SnapshotterKind.Overlay.Open(_state);
         string? parent = null;
         for (int i = 0; i < 150; i++)
         {

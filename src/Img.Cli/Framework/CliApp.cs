@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Img.Runtime.Namespaces;
+using Img.Runtime.Snapshots;
 
 namespace Img.Cli.Framework;
 
@@ -9,11 +10,10 @@ namespace Img.Cli.Framework;
 /// </summary>
 public sealed class CliApp(IReadOnlyList<Command> commands)
 {
-    public static readonly string[] Backends = ["auto", "native", "overlayfs", "fuse-overlayfs"];
 
     public static IReadOnlyList<Flag> GlobalFlags { get; } =
     [
-        new("backend", 'b', FlagKind.String, $"backend for snapshots ([{string.Join(' ', Backends)}])", "auto"),
+        new("backend", 'b', FlagKind.String, $"backend for snapshots ([{string.Join(' ', BackendChoice.Names)}])", "auto"),
         new("debug", 'd', FlagKind.Bool, "enable debug logging"),
         new("state", 's', FlagKind.String, "directory to hold the global state", DefaultStateDir()),
         new("version", 'v', FlagKind.Bool, "Print version information and quit"),
@@ -133,9 +133,9 @@ public sealed class CliApp(IReadOnlyList<Command> commands)
 
     private static CommandContext CreateContext(ParsedArgs parsed)
     {
-        string backend = parsed.String("backend", "auto");
-        if (!Backends.Contains(backend))
-            throw new UsageException($"{backend} is not a valid snapshots backend");
+        BackendChoice backend;
+        try { backend = BackendChoice.Parse(parsed.String("backend", "auto")); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
         string state = parsed.String("state", "");
         if (state.Length == 0) state = DefaultStateDir();
         return new CommandContext

@@ -1,4 +1,5 @@
 using Img.Content;
+using Img.Runtime.Snapshots;
 
 namespace Img.Cli.Framework;
 
@@ -6,7 +7,7 @@ namespace Img.Cli.Framework;
 public sealed class CommandContext
 {
     public required string StateDir { get; init; }
-    public required string Backend { get; init; }
+    public required BackendChoice Backend { get; init; }
     public required bool Debug { get; init; }
     public TextWriter Out { get; init; } = Console.Out;
     public TextWriter Err { get; init; } = Console.Error;

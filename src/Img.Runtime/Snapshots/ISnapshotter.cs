@@ -6,8 +6,8 @@ namespace Img.Runtime.Snapshots;
 /// </summary>
 public interface ISnapshotter
 {
-    /// <summary>The backend name: <c>overlayfs</c>, <c>fuse-overlayfs</c> or <c>native</c>.</summary>
-    string Name { get; }
+    /// <summary>The kind of store: overlayfs, fuse-overlayfs, native (or native with recorded owners).</summary>
+    SnapshotterKind Kind { get; }
 
     /// <summary>The backend's root directory (<c>&lt;state&gt;/snapshots/&lt;backend&gt;</c>).</summary>
     string Root { get; }

@@ -5,10 +5,13 @@ namespace Img.Runtime.Snapshots;
 /// can, see <see cref="TreeCopier"/>). Works everywhere, costs space and time per step; the differ
 /// compares <see cref="ISnapshotter.FsDir"/> of the snapshot against that of its parent.
 /// </summary>
-public sealed class NativeSnapshotter(string root) : SnapshotterBase(root)
+public sealed class NativeSnapshotter(string root, SnapshotterKind kind) : SnapshotterBase(root)
 {
+    /// <summary>A native store (<see cref="SnapshotterKind.Native"/>) at <paramref name="root"/>.</summary>
+    public NativeSnapshotter(string root) : this(root, SnapshotterKind.Native) { }
+
     /// <inheritdoc/>
-    public override string Name => "native";
+    public override SnapshotterKind Kind => kind;
 
     /// <inheritdoc/>
     public override bool RenamesLowerDirectories => true;

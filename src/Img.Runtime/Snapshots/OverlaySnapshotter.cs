@@ -28,7 +28,7 @@ public sealed class OverlaySnapshotter : SnapshotterBase
     public static OverlaySnapshotter Fuse(string root) => new(root, fuse: true);
 
     /// <inheritdoc/>
-    public override string Name => _fuse ? "fuse-overlayfs" : "overlayfs";
+    public override SnapshotterKind Kind => _fuse ? SnapshotterKind.FuseOverlay : SnapshotterKind.Overlay;
 
     /// <inheritdoc/>
     public override bool RenamesLowerDirectories => _fuse || !_userXattr;

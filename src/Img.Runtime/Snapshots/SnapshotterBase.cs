@@ -14,7 +14,7 @@ public abstract class SnapshotterBase : ISnapshotter
     private protected SnapshotTable Table { get; }
 
     /// <inheritdoc/>
-    public abstract string Name { get; }
+    public abstract SnapshotterKind Kind { get; }
 
     /// <inheritdoc/>
     public string Root { get; }

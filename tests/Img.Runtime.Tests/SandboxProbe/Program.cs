@@ -39,7 +39,7 @@ switch (args[0])
         {
             // rename(2) of a directory that exists only in the lower layer, as dpkg or a RUN step would do it.
             var (state, backendName) = (args[1], args[2]);
-            var snapshotter = Snapshotters.Open(Snapshotters.Resolve(backendName, state), state);
+            var snapshotter = Snapshotters.Resolve(BackendChoice.Parse(backendName), state).Open(state);
             var mnt = Path.Combine(state, "mnt-rename");
             Directory.CreateDirectory(mnt);
             await snapshotter.PrepareAsync("lower-active", null);
@@ -56,7 +56,7 @@ switch (args[0])
                 ? "renamed"
                 : $"error: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
             snapshotter.Unmount(mnt);
-            Console.WriteLine(JsonSerializer.Serialize(new { backend = snapshotter.Name, snapshotter.RenamesLowerDirectories, outcome }, json));
+            Console.WriteLine(JsonSerializer.Serialize(new { backend = snapshotter.Kind.Name, snapshotter.RenamesLowerDirectories, outcome }, json));
             return 0;
         }
     default:
@@ -68,10 +68,10 @@ static class Runner
 {
     public static async Task<ScenarioResult> RunAsync(Scenario s)
     {
-        var backend = Snapshotters.Resolve(s.Backend, s.State);
-        var snapshotter = Snapshotters.Open(backend, s.State);
+        var backend = Snapshotters.Resolve(BackendChoice.Parse(s.Backend), s.State);
+        var snapshotter = backend.Open(s.State);
         var runtime = new OciRuntime(RuntimeInfo.Find(), s.State);
-        var result = new ScenarioResult { Backend = backend, RenamesLowerDirectories = snapshotter.RenamesLowerDirectories, Namespace = UserNamespace.Describe() };
+        var result = new ScenarioResult { Backend = backend.Name, RenamesLowerDirectories = snapshotter.RenamesLowerDirectories, Namespace = UserNamespace.Describe() };
 
         // The base layer: the rootfs copied into a first snapshot.
         var mnt = Path.Combine(s.State, "mnt");
