@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Img.Archive.ImageArchive;
 using Img.Archive.Layers;
 using Img.Content;
@@ -7,7 +6,7 @@ using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
-/// <summary>One platform's solved image, handed over instead of being exported on its own.</summary>
+/// <summary>One platform's solved image.</summary>
 /// <param name="Platform">The platform asked for.</param>
 /// <param name="Result">Its manifest and config, in the content store.</param>
 /// <param name="Snapshot">Its committed root filesystem (null for an empty one).</param>
@@ -19,8 +18,9 @@ internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, str
     IReadOnlyList<Material> Materials, byte[] Dockerfile);
 
 /// <summary>
-/// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
-/// progress display (steps named <c>[linux/arm64 stage-0 2/3] RUN …</c> as BuildKit names them). The manifests
+/// <c>img build --platform a,b,…</c>: one graph for every platform, solved at once over the same store, context and
+/// progress display (steps named <c>[linux/arm64 stage-0 2/3] RUN …</c> as BuildKit names them); a vertex the
+/// platforms share runs once. The manifests
 /// become one image index (a Docker manifest list unless OCI media types are asked for) with a platform on each
 /// entry; that index is what <c>-t</c> names, pushes and saves. <c>-o type=local|tar</c> write one directory per
 /// platform (<c>linux_amd64/</c>). One platform is exactly the single-platform build.
@@ -50,9 +50,9 @@ public static class MultiPlatformBuild
         using var running = StaleWork.EnterBuild(request.StateDir);
         using var store = LocalStore.Open(request.StateDir);
 
-        var numbers = new StepNumbers();
-        var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
-        var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
+        var sink = new ProgressSink(progress);
+        var build = await GraphBuild.SolveAsync(request, store, platforms, sink, ct).ConfigureAwait(false);
+        var solved = build.Platforms.ToList();
         var attestations = new List<Descriptor>();
         if (request.Provenance is not null)
         {
@@ -62,49 +62,12 @@ public static class MultiPlatformBuild
         }
         var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations, attestations)
             .ConfigureAwait(false);
-        await ExportAsync(request, store, solved, index, sink, ct).ConfigureAwait(false);
+        await ExportAsync(request, store, build.Snapshots, solved, index, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
         return new BuiltImage(index, null) { UnusedBuildArgs = solved[0].Result.UnusedBuildArgs };
     }
 
-    /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
-    private static async Task<List<SolvedPlatform>> SolveAllAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress,
-        StepNumbers numbers, CancellationToken ct)
-    {
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var solved = new SolvedPlatform?[platforms.Count];
-        Exception? first = null;
-        var builds = platforms.Select((platform, i) => Task.Run(async () =>
-        {
-            try
-            {
-                // One platform (with an attestation) keeps the single-platform step names.
-                var perPlatform = new PlatformProgress(progress, numbers, platforms.Count > 1 ? platform.ToString() : null, i == 0);
-                await Builder.BuildAsync(request with { Platform = platform }, perPlatform, s =>
-                {
-                    solved[i] = s;
-                    return Task.CompletedTask;
-                }, cancel.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref first, e, null);
-                await cancel.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }, CancellationToken.None)).ToList();
-        try
-        {
-            await Task.WhenAll(builds).ConfigureAwait(false);
-        }
-        catch (Exception) when (first is not null)
-        {
-            ExceptionDispatchInfo.Capture(first).Throw();
-        }
-        return solved.Select(s => s!).ToList();
-    }
-
-    private static async Task ExportAsync(BuildRequest request, LocalStore store, List<SolvedPlatform> solved, Descriptor index,
+    private static async Task ExportAsync(BuildRequest request, LocalStore store, SnapshotWork work, List<SolvedPlatform> solved, Descriptor index,
         ProgressSink progress, CancellationToken ct)
     {
         var output = request.Output;
@@ -115,7 +78,6 @@ public static class MultiPlatformBuild
             case "tar":
                 {
                     var step = progress.Start("exporting to client tarball");
-                    var work = Snapshots(request, store, solved);
                     await WithViewsAsync(work, solved, 0, [], async trees =>
                         await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees, Builder.RootTarOptions), s, Compression.None, null, ct), ct)
                             .ConfigureAwait(false), ct).ConfigureAwait(false);
@@ -125,7 +87,6 @@ public static class MultiPlatformBuild
             case "local":
                 {
                     var step = progress.Start("exporting to client directory");
-                    var work = Snapshots(request, store, solved);
                     foreach (var s in solved)
                     {
                         var dest = Path.Combine(output.Destination!, DirectoryName(s.Platform));
@@ -155,13 +116,6 @@ public static class MultiPlatformBuild
 
     /// <summary>BuildKit's per-platform directory: <c>linux/arm/v7</c> → <c>linux_arm_v7</c>.</summary>
     internal static string DirectoryName(Platform platform) => platform.ToString().Replace('/', '_');
-
-    private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
-    {
-        var backend = solved[0].Backend;
-        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
-        return new SnapshotWork(Snapshotters.Open(backend, request.StateDir), store.Content, request.StateDir);
-    }
 
     /// <summary>Mounts every platform's root read-only, then runs <paramref name="use"/> with (directory name, root) pairs.</summary>
     private static async Task WithViewsAsync(SnapshotWork work, List<SolvedPlatform> solved, int i, List<(string, string)> trees,
@@ -209,46 +163,4 @@ internal static class IndexWriter
         Variant = config.Variant,
         OSVersion = config.OSVersion,
     });
-}
-
-/// <summary>Step numbers shared by the platforms of one build, so the display counts every step once.</summary>
-internal sealed class StepNumbers
-{
-    private int _next;
-
-    public int Next() => Interlocked.Increment(ref _next);
-}
-
-/// <summary>
-/// One platform's view of the shared progress display: its steps get the shared numbers and the platform after the
-/// bracket (<c>[linux/arm64 stage-0 2/3] RUN …</c>, <c>[linux/arm64 internal] load metadata …</c>). Reading the
-/// Dockerfile and .dockerignore is shown once, by the platform that shows shared steps.
-/// </summary>
-internal sealed class PlatformProgress(IBuildProgress inner, StepNumbers numbers, string? platform, bool showsShared) : IBuildProgress
-{
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Step, string Name)?> _steps = new();
-
-    public void Report(StepEvent e)
-    {
-        if (e.State == StepState.Started)
-        {
-            if (!showsShared && IsShared(e.Name))
-            {
-                _steps[e.Step] = null;
-                return;
-            }
-            var mapped = (numbers.Next(), Rename(e.Name));
-            _steps[e.Step] = mapped;
-            inner.Report(e with { Step = mapped.Item1, Name = mapped.Item2 });
-            return;
-        }
-        if (_steps.TryGetValue(e.Step, out var m) && m is { } step)
-            inner.Report(e with { Step = step.Step, Name = step.Name });
-    }
-
-    private static bool IsShared(string name) =>
-        name.StartsWith("[internal] load build definition", StringComparison.Ordinal) || name == "[internal] load .dockerignore";
-
-    private string Rename(string name) =>
-        platform is null || IsShared(name) || !name.StartsWith('[') ? name : "[" + platform + " " + name[1..];
 }
