@@ -54,7 +54,11 @@ internal sealed class GraphBuild
             var graph = await ConvertAsync(document, request, platforms, ignore, sources, ct).ConfigureAwait(false);
             var keys = new StepKeys(backend, request.SourceDateEpoch, compression);
             var cache = new StepCache(env, keys) { Imported = await CacheImporter.ImportAsync(request, store, sink, ct).ConfigureAwait(false) };
-            await using var solver = new GraphSolver(new GraphSolverOptions { Ops = new BuildOps(env, sources), Cache = cache, Progress = env.Steps });
+            // No limit on ops at once, as BuildKit by default: independent stages run side by side however many cores there are.
+            await using var solver = new GraphSolver(new GraphSolverOptions
+            {
+                Ops = new BuildOps(env, sources), Cache = cache, Progress = env.Steps, MaxParallelism = int.MaxValue,
+            });
             var solved = await SolveAllAsync(solver, graph, ct).ConfigureAwait(false);
             var unused = graph.Platforms[0].Plan.UnusedBuildArgs.ToList();
             var results = new List<SolvedPlatform>();
