@@ -38,9 +38,6 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
     /// <summary><c>--build-context</c>: names that mean a directory, another image or an OCI layout instead.</summary>
     public IReadOnlyDictionary<string, NamedContext> NamedContexts { get; init; } = new Dictionary<string, NamedContext>();
 
-    /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
-    public ConcurrentBag<Material> Materials { get; } = [];
-
     /// <summary>Debug lines (<c>-d</c>) of the registry client; null for none.</summary>
     public Action<string>? Log { get; init; }
 
@@ -175,7 +172,6 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, strin
             throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
         var material = new Material(reference, manifestDesc.Digest);
-        Materials.Add(material);
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
         var config = await ContentWalker.ReadConfigAsync(store.Content, manifest.Config, ct).ConfigureAwait(false);
         // A lone manifest says its platform only in its config (containerd matches it there too).
