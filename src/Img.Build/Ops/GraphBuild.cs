@@ -52,6 +52,7 @@ internal sealed class GraphBuild
                 new Lazy<IStepExecutor>(() => StepExecutors.Open(request.StateDir, request.Log)), compression, new VertexSteps(sink));
             var sources = new SourceImages(images, request.NamedContexts);
             var graph = await ConvertAsync(document, request, platforms, ignore, sources, ct).ConfigureAwait(false);
+            if (graph.Platforms.Count > 1) env.Steps.NamePlatforms(graph.Platforms.Select(p => p.Vertices));
             var keys = new StepKeys(backend, request.SourceDateEpoch, compression);
             var cache = new StepCache(env, keys) { Imported = await CacheImporter.ImportAsync(request, store, sink, ct).ConfigureAwait(false) };
             // No limit on ops at once, as BuildKit by default: independent stages run side by side however many cores there are.
