@@ -26,7 +26,7 @@ public static class Builder
         using var store = LocalStore.Open(request.StateDir);
         var build = await GraphBuild.SolveAsync(request, store, [request.Platform], sink, ct).ConfigureAwait(false);
         var solved = build.Platforms[0];
-        var final = new StageState { Key = "", Snapshot = solved.Snapshot, Layers = [], Config = solved.Result.ImageConfig };
+        var final = new StageState { Key = solved.Key, Snapshot = solved.Snapshot, Layers = [.. solved.Layers], Config = solved.Result.ImageConfig };
         await Exporters.ExportAsync(request, store, build.Snapshots, final, solved.Result, sink, ct).ConfigureAwait(false);
         // After the image is stored: a failed cache export fails the build, but the image is there.
         await solved.Cache.ExportAsync(store, sink, ct).ConfigureAwait(false);

@@ -15,7 +15,14 @@ namespace Img.Build;
 /// <param name="Materials">The base images it used (for a provenance attestation).</param>
 /// <param name="Dockerfile">The Dockerfile as the build read it (a <c>mode=max</c> provenance attestation carries it).</param>
 internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, string Backend, CacheSharing.CacheExporter Cache,
-    IReadOnlyList<Material> Materials, byte[] Dockerfile);
+    IReadOnlyList<Material> Materials, byte[] Dockerfile)
+{
+    /// <summary>The step key of its filesystem.</summary>
+    public string Key { get; init; } = "";
+
+    /// <summary>Its layers, base image's first.</summary>
+    public IReadOnlyList<LayerRef> Layers { get; init; } = [];
+}
 
 /// <summary>
 /// <c>img build --platform a,b,…</c>: one graph for every platform, solved at once over the same store, context and

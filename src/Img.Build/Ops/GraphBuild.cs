@@ -128,11 +128,16 @@ internal sealed class GraphBuild
         var root = target.Root is null ? SnapshotResult.Empty : solved[target.Root.Digest];
         var config = ImageAssembly.ConfigOf(target, root, v => solved[v.Digest], request.SourceDateEpoch);
         ImageAssembly.AddLabels(config, request.Labels);
-        var cacheExport = new CacheExporter(request, cache.Journal, keys.Of(target.Root));
+        var key = keys.Of(target.Root);
+        var cacheExport = new CacheExporter(request, cache.Journal, key);
         cacheExport.AddInline(config);
         var result = await ImageWriter.WriteAsync(store.Content, config, root.Layers, request.OciMediaTypes, request.SourceDateEpoch, ct,
             ImageAnnotation.For(request.Annotations, AnnotationTargets.Manifest)).ConfigureAwait(false);
         var materials = platform.Vertices.Where(v => solved.ContainsKey(v.Digest)).Select(v => solved[v.Digest].Material).OfType<Material>().ToList();
-        return new SolvedPlatform(platform.Platform, result with { UnusedBuildArgs = unused }, root.Snapshot, backend, cacheExport, materials, dockerfile);
+        return new SolvedPlatform(platform.Platform, result with { UnusedBuildArgs = unused }, root.Snapshot, backend, cacheExport, materials, dockerfile)
+        {
+            Key = key,
+            Layers = root.Layers,
+        };
     }
 }

@@ -50,16 +50,16 @@ internal sealed class StepCache(BuildEnv env, StepKeys keys) : ICacheStore
             return null;
         // The step as another machine ran it: its layer, and its time so the image comes out the same.
         var outcome = restored.Outcome with { Created = epoch ?? restored.Created };
-        Supersede(recordKey, name);
+        await SupersedeAsync(recordKey, name).ConfigureAwait(false);
         PutRecord(recordKey, parentKey, description, name, outcome);
         Journal.Add(restored with { Outcome = outcome, Created = outcome.Created!.Value });
         return root.Then(name, ToLayer(outcome), outcome.Created);
     }
 
-    public ValueTask SaveAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, IResult result, CancellationToken ct)
+    public async ValueTask SaveAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, IResult result, CancellationToken ct)
     {
         var stepKey = keys.Remember(vertex, key);
-        if (!Caches(vertex) || result is not SnapshotResult { Snapshot: { } snapshot } solved) return ValueTask.CompletedTask;
+        if (!Caches(vertex) || result is not SnapshotResult { Snapshot: { } snapshot } solved) return;
         var (_, parentKey) = Base(vertex, inputs);
         var recordKey = keys.RecordKey(stepKey);
         var description = StepDescriptions.Of(vertex);
@@ -72,10 +72,9 @@ internal sealed class StepCache(BuildEnv env, StepKeys keys) : ICacheStore
             Size = layer?.Blob.Size ?? 0,
             DiffId = layer?.DiffId.ToString(),
         };
-        Supersede(recordKey, snapshot);
+        await SupersedeAsync(recordKey, snapshot).ConfigureAwait(false);
         PutRecord(recordKey, parentKey, description, snapshot, outcome);
         Journal.Add(new SolvedStep(stepKey, parentKey, description, outcome, solved.Created ?? StepTimes.Now()));
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>A step snapshot's name; a fresh one per run, so a rerun (<c>--no-cache</c>) never meets the old one.</summary>
@@ -95,13 +94,14 @@ internal sealed class StepCache(BuildEnv env, StepKeys keys) : ICacheStore
     /// The record's step ran again (<c>--no-cache</c>, or its snapshot's parents were gone): the old snapshot goes,
     /// or, when another snapshot builds on it, stays under a record of its own that prune removes with its children.
     /// </summary>
-    private void Supersede(string recordKey, string snapshot)
+    private async Task SupersedeAsync(string recordKey, string snapshot)
     {
         if (Store.Metadata.GetCacheRecord(recordKey) is not { } old || keys.RecordedSnapshot(old) is not { } previous || previous == snapshot) return;
         if (Snapshots.Snapshotter.Stat(previous) is null) return;
         try
         {
-            Snapshots.Snapshotter.RemoveAsync(previous, CancellationToken.None).GetAwaiter().GetResult();
+            // Not cancelable: the new record is written next, and the old snapshot must not be left without one.
+            await Snapshots.Snapshotter.RemoveAsync(previous, CancellationToken.None).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {
