@@ -14,7 +14,11 @@ namespace Img.Build;
 /// <param name="Config">Its config.</param>
 /// <param name="Snapshot">The top snapshot of the layer chain (null for an image with no layers).</param>
 /// <param name="Layers">Its layers.</param>
-internal sealed record BaseImage(string Key, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers);
+internal sealed record BaseImage(string Key, ImageConfig Config, string? Snapshot, IReadOnlyList<LayerRef> Layers)
+{
+    /// <summary>The image by name and platform manifest (a provenance material); null for a named context directory.</summary>
+    public Material? Material { get; init; }
+}
 
 /// <summary>
 /// FROM/COPY --from images: a locally stored image of that name wins (like img on containerd's store), then the image
@@ -33,8 +37,8 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, Snaps
     /// <summary><c>--build-context</c>: names that mean a directory, another image or an OCI layout instead.</summary>
     public IReadOnlyDictionary<string, NamedContext> NamedContexts { get; init; } = new Dictionary<string, NamedContext>();
 
-    /// <summary>Every image resolved so far, by name and platform manifest: a provenance attestation's materials.</summary>
-    public ConcurrentBag<Material> Materials { get; } = [];
+    /// <summary>Several platforms are built: an image's metadata step names its platform (<c>[linux/arm64 internal] …</c>).</summary>
+    public bool NamesPlatform { get; init; }
 
     /// <summary>The build's stat cache, for digesting named context directories.</summary>
     public StatCache? Stats { get; init; }
@@ -67,7 +71,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, Snaps
     {
         if (!Reference.TryParse(name, out var reference, out var error))
             throw new BuildFailedException($"failed to parse stage name \"{name}\": {error}");
-        var step = progress.Start($"[internal] load metadata for {reference}");
+        var step = progress.Start(NamesPlatform ? $"[{platform} internal] load metadata for {reference}" : $"[internal] load metadata for {reference}");
         Descriptor target;
         // A stored image of that name, else what an earlier build resolved it to: no registry round trip (docker's
         // behaviour without --pull).
@@ -163,7 +167,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, Snaps
             step.Error("no match for platform");
             throw new BuildFailedException($"{reference}: no match for platform {platform} in manifest {target.Digest}: not found");
         }
-        Materials.Add(new Material(reference, manifestDesc.Digest));
+        var material = new Material(reference, manifestDesc.Digest);
         var manifest = await ContentWalker.ReadManifestAsync(store.Content, manifestDesc, ct).ConfigureAwait(false);
         var config = await ContentWalker.ReadConfigAsync(store.Content, manifest.Config, ct).ConfigureAwait(false);
         // A lone manifest says its platform only in its config (containerd matches it there too).
@@ -201,7 +205,7 @@ internal sealed class BaseImages(LocalStore store, SnapshotWork snapshots, Snaps
             });
             parent = name2;
         }
-        return new BaseImage(BuildCache.Key("image", manifestDesc.Digest.ToString()), config, parent, layers);
+        return new BaseImage(BuildCache.Key("image", manifestDesc.Digest.ToString()), config, parent, layers) { Material = material };
     }
 
     private async Task<Descriptor> PullAsync(Reference reference, Platform platform, StepReporter step, CancellationToken ct)

@@ -40,12 +40,6 @@ public sealed record BuildRequest
     /// <summary><c>--no-cache</c>: run every step again.</summary>
     public bool NoCache { get; init; }
 
-    /// <summary>
-    /// Record keys of steps run during this build; the platforms of a multi-platform build share it (<c>with</c>
-    /// copies the reference), so <c>--no-cache</c> runs a step they have in common once, not once per platform.
-    /// </summary>
-    internal System.Collections.Concurrent.ConcurrentDictionary<string, bool> RunThisBuild { get; init; } = new(StringComparer.Ordinal);
-
     /// <summary><c>--cache-from</c>: shared caches asked for steps the local cache lacks.</summary>
     public IReadOnlyList<CacheSharing.CacheImportSpec> CacheFrom { get; init; } = [];
 

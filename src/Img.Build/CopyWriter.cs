@@ -1,72 +1,79 @@
 using System.Text;
 using Img.Archive.Layers;
+using Img.Build.Graph;
 using Img.Content;
 using Img.Dockerfile;
 using Img.Runtime.Oci;
 
 namespace Img.Build;
 
-/// <summary>
-/// Writes a COPY/ADD into a step's mounted rootfs: context matches, a stage's files, downloads and heredocs, owned as
-/// <c>--chown</c> says, with <c>--chmod</c>, <c>--exclude</c> and <c>--parents</c> applied; ADD unpacks local archives.
-/// </summary>
-internal sealed class CopyWriter(StepInputs step, CopyRequest req, CopyTarget target, CopySources sources)
+/// <summary>Where a copy writes: the cleaned destination, whether it is a directory, the mode and exclusions that apply.</summary>
+internal sealed record CopyTarget(string Path, bool IsDirectory, ChmodSpec? Chmod, PatternMatcher? Excludes)
 {
-    private BuildContext Context => step.Solver.Context;
+    /// <summary>The target of <paramref name="action"/>: a destination ending in <c>/</c> is a directory.</summary>
+    public static CopyTarget Of(CopyAction action) => new(StepPaths.Clean(action.Destination),
+        action.Destination.EndsWith('/'), action.Options.Chmod is { } chmod ? ChmodSpec.Parse(chmod) : null,
+        action.Options.Exclude.Count > 0 ? new PatternMatcher(action.Options.Exclude) : null);
+}
 
-    public async Task WriteAsync(string rootfs, StepReporter reporter, CancellationToken ct)
+/// <summary>
+/// Writes one copy action of a COPY/ADD into a step's mounted rootfs: context matches, another filesystem's files or a
+/// download, owned as <c>--chown</c> says, with <c>--chmod</c>, <c>--exclude</c> and <c>--parents</c> applied; ADD
+/// unpacks local archives.
+/// </summary>
+internal sealed class CopyWriter(BuildEnv env, CopyAction action, IResult source, StepReporter? reporter)
+{
+    private readonly CopyTarget target = CopyTarget.Of(action);
+
+    private CopyActionOptions Options => action.Options;
+
+    public async Task WriteAsync(string rootfs, CancellationToken ct)
     {
-        var owner = req.Chown is null ? ((uint, uint)?)null : ChownSpec.Resolve(rootfs, req.Chown);
-        var options = new CopyOptions(owner, !sources.FromContext, target.Chmod) { Warn = w => reporter.Log("WARNING: " + w) };
-        if (sources.FromContext) await CopyContextAsync(rootfs, options, ct).ConfigureAwait(false);
-        else await CopyFromSnapshotAsync(rootfs, options, ct).ConfigureAwait(false);
-        foreach (var (url, file) in sources.Downloads)
+        var owner = Options.Chown is { } chown ? ChownSpec.Resolve(rootfs, FileOwnerText(chown)) : ((uint, uint)?)null;
+        var options = new CopyOptions(owner, source is SnapshotResult, target.Chmod) { Warn = w => reporter?.Log("WARNING: " + w) };
+        switch (source)
         {
-            var name = Path.GetFileName(new Uri(url).AbsolutePath);
-            if (name.Length == 0) name = "index.html";
-            var dest = target.IsDirectory ? DestDir(rootfs, target.Path, owner) + "/" + name : DestFile(rootfs, target.Path, owner);
-            CopyDownloaded(file, dest, owner, target.Chmod);
-        }
-        foreach (var (path, data) in sources.Heredocs)
-        {
-            var dest = target.IsDirectory ? DestDir(rootfs, target.Path, owner) + "/" + path : DestFile(rootfs, target.Path, owner);
-            var exists = Posix.TryLstat(dest);
-            if (exists is not null && !exists.Value.IsDirectory) File.Delete(dest);
-            await File.WriteAllTextAsync(dest, data, new UTF8Encoding(false), ct).ConfigureAwait(false);
-            File.SetUnixFileMode(dest, (UnixFileMode)(target.Chmod?.Apply(0x1A4, false) ?? 0x1A4));
-            var (u, g) = owner ?? (0, 0);
-            Posix.Lchown(dest, u, g);
+            case ContextResult context:
+                await CopyContextAsync(context.Context, rootfs, options, ct).ConfigureAwait(false);
+                break;
+            case SnapshotResult snapshot:
+                await CopyFromSnapshotAsync(snapshot.Snapshot, rootfs, options, ct).ConfigureAwait(false);
+                break;
+            case DownloadResult download:
+                var name = action.Source.TrimStart('/');
+                var dest = target.IsDirectory ? DestDir(rootfs, target.Path, owner) + "/" + name : DestFile(rootfs, target.Path, owner);
+                CopyDownloaded(download.File, dest, owner, target.Chmod);
+                break;
         }
     }
 
-    private async Task CopyContextAsync(string rootfs, CopyOptions options, CancellationToken ct)
+    /// <summary>An owner as <c>--chown</c> writes it.</summary>
+    public static string FileOwnerText(FileOwner owner) => owner.Group is null ? owner.User : owner.User + ":" + owner.Group;
+
+    private async Task CopyContextAsync(BuildContext context, string rootfs, CopyOptions options, CancellationToken ct)
     {
-        foreach (var (pattern, matches) in sources.Context)
+        var pattern = action.Source;
+        foreach (var rel in BuildEnv.Matches(context, pattern).Where(r => target.Excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
         {
+            var notExcluded = NotExcludedBelow(rel, target.Excludes);
+            var include = (string r) => !context.IsExcluded(r) && notExcluded(r);
+            await CopyOneAsync(rootfs, context.HostPath(rel), rel, SourcePattern.ParentsPivot(pattern), options with { Include = include }, context, ct).ConfigureAwait(false);
+        }
+    }
+
+    private Task CopyFromSnapshotAsync(string? snapshot, string rootfs, CopyOptions options, CancellationToken ct) =>
+        env.Snapshots.WithViewAsync(snapshot, async srcRoot =>
+        {
+            var src = action.Source;
+            var pattern = SourcePattern.Clean(src);
+            var matches = SourcePattern.HasWildcard(pattern) ? SourcePattern.Match(srcRoot, pattern) : [pattern];
             foreach (var rel in matches.Where(r => target.Excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
             {
-                var notExcluded = NotExcludedBelow(rel, target.Excludes);
-                var include = (string r) => !Context.IsExcluded(r) && notExcluded(r);
-                await CopyOneAsync(rootfs, Context.HostPath(rel), rel, SourcePattern.ParentsPivot(pattern), options with { Include = include }, true, ct).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private Task CopyFromSnapshotAsync(string rootfs, CopyOptions options, CancellationToken ct) =>
-        step.Solver.Snapshots.WithViewAsync(sources.FromSnapshot, async srcRoot =>
-        {
-            foreach (var src in req.Files.SourcePaths)
-            {
-                var pattern = SourcePattern.Clean(src);
-                var matches = SourcePattern.HasWildcard(pattern) ? SourcePattern.Match(srcRoot, pattern) : [pattern];
-                foreach (var rel in matches.Where(r => target.Excludes?.MatchesOrParentMatches(Path.GetFileName(r)) != true))
-                {
-                    var host = RootPath.Resolve(srcRoot, "/" + rel);
-                    if (Posix.TryLstat(host) is null)
-                        throw new BuildFailedException($"failed to compute cache key: \"/{rel}\": not found");
-                    var include = NotExcludedBelow(rel, target.Excludes);
-                    await CopyOneAsync(rootfs, host, rel, SourcePattern.ParentsPivot(src), options with { Include = include }, false, ct).ConfigureAwait(false);
-                }
+                var host = RootPath.Resolve(srcRoot, "/" + rel);
+                if (Posix.TryLstat(host) is null)
+                    throw new BuildFailedException($"failed to compute cache key: \"/{rel}\": not found");
+                var include = NotExcludedBelow(rel, target.Excludes);
+                await CopyOneAsync(rootfs, host, rel, SourcePattern.ParentsPivot(src), options with { Include = include }, null, ct).ConfigureAwait(false);
             }
             return true;
         }, ct);
@@ -84,18 +91,18 @@ internal sealed class CopyWriter(StepInputs step, CopyRequest req, CopyTarget ta
     /// trailing slash, as BuildKit does (a file destination ends up holding the last); <paramref name="pivot"/> is the
     /// part of a <c>--parents</c> source before <c>/./</c>, left out of the copied path.
     /// </summary>
-    private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string pivot, CopyOptions options, bool followTop, CancellationToken ct)
+    private async Task CopyOneAsync(string rootfs, string hostSource, string rel, string pivot, CopyOptions options, BuildContext? context, CancellationToken ct)
     {
         var st = Posix.Lstat(hostSource);
-        if (followTop && st.IsSymlink)
+        if (context is not null && st.IsSymlink)
         {
             // A context source that is a symlink is followed (it must stay inside the context).
-            var resolved = RootPath.Resolve(Context.Directory, "/" + rel);
+            var resolved = RootPath.Resolve(context.Directory, "/" + rel);
             if (Posix.TryLstat(resolved) is { } rs) { hostSource = resolved; st = rs; }
         }
         var dest = target.Path;
         var destIsDir = target.IsDirectory;
-        if (req.Parents)
+        if (Options.Parents)
         {
             var kept = pivot.Length > 0 && rel.StartsWith(pivot + "/", StringComparison.Ordinal) ? rel[(pivot.Length + 1)..] : rel;
             var parent = Path.GetDirectoryName(kept)?.Replace('\\', '/') ?? "";
@@ -104,11 +111,11 @@ internal sealed class CopyWriter(StepInputs step, CopyRequest req, CopyTarget ta
         }
         if (st.IsDirectory)
         {
-            var dirTarget = req.Parents ? StepPaths.Clean(dest + "/" + Path.GetFileName(rel)) : dest;
+            var dirTarget = Options.Parents ? StepPaths.Clean(dest + "/" + Path.GetFileName(rel)) : dest;
             FileCopier.Copy(hostSource, rel, DestDir(rootfs, dirTarget, options.Owner), options);
             return;
         }
-        if (req.IsAdd && req.Unpack != false && st.IsRegular && await IsArchiveAsync(hostSource, ct).ConfigureAwait(false))
+        if (Options.AttemptUnpack && st.IsRegular && await IsArchiveAsync(hostSource, ct).ConfigureAwait(false))
         {
             await UnpackAsync(hostSource, rel, DestDir(rootfs, dest, options.Owner), options, ct).ConfigureAwait(false);
             return;
@@ -123,7 +130,7 @@ internal sealed class CopyWriter(StepInputs step, CopyRequest req, CopyTarget ta
     /// <summary>ADD of a local archive: its entries unpacked into <paramref name="dir"/>.</summary>
     private async Task UnpackAsync(string archive, string rel, string dir, CopyOptions options, CancellationToken ct)
     {
-        var limits = step.Solver.Request.Limits;
+        var limits = env.Request.Limits;
         // Entries are resolved inside the rootfs and owned as they are created (--chown too), so nothing
         // walks the extracted tree afterwards by path. An owner this namespace cannot map is an error, not root.
         var unpack = new ApplyOptions

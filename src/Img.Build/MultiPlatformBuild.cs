@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Img.Archive.ImageArchive;
 using Img.Archive.Layers;
 using Img.Content;
@@ -7,7 +6,7 @@ using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
-/// <summary>One platform's solved image, handed over instead of being exported on its own.</summary>
+/// <summary>One platform's solved image.</summary>
 /// <param name="Platform">The platform asked for.</param>
 /// <param name="Result">Its manifest and config, in the content store.</param>
 /// <param name="Snapshot">Its committed root filesystem (null for an empty one).</param>
@@ -16,11 +15,19 @@ namespace Img.Build;
 /// <param name="Materials">The base images it used (for a provenance attestation).</param>
 /// <param name="Dockerfile">The Dockerfile as the build read it (a <c>mode=max</c> provenance attestation carries it).</param>
 internal sealed record SolvedPlatform(Platform Platform, BuildResult Result, string? Snapshot, SnapshotterKind Backend, CacheSharing.CacheExporter Cache,
-    IReadOnlyList<Material> Materials, byte[] Dockerfile);
+    IReadOnlyList<Material> Materials, byte[] Dockerfile)
+{
+    /// <summary>The step key of its filesystem.</summary>
+    public string Key { get; init; } = "";
+
+    /// <summary>Its layers, base image's first.</summary>
+    public IReadOnlyList<LayerRef> Layers { get; init; } = [];
+}
 
 /// <summary>
-/// <c>img build --platform a,b,…</c>: one solve per platform, all at once, sharing the store, the context and the
-/// progress display (steps named <c>[linux/arm64 stage-0 2/3] RUN …</c> as BuildKit names them). The manifests
+/// <c>img build --platform a,b,…</c>: one graph for every platform, solved at once over the same store, context and
+/// progress display (steps named <c>[linux/arm64 stage-0 2/3] RUN …</c> as BuildKit names them); a vertex the
+/// platforms share runs once. The manifests
 /// become one image index (a Docker manifest list unless OCI media types are asked for) with a platform on each
 /// entry; that index is what <c>-t</c> names, pushes and saves. <c>-o type=local|tar</c> write one directory per
 /// platform (<c>linux_amd64/</c>). One platform is exactly the single-platform build.
@@ -49,9 +56,9 @@ public static class MultiPlatformBuild
         using var store = LocalStore.Open(request.StateDir);
         var exporter = Exporters.Resolve(request, store);
 
-        var numbers = new StepNumbers();
-        var solved = await SolveAllAsync(request, platforms, progress, numbers, ct).ConfigureAwait(false);
-        var sink = new ProgressSink(new PlatformProgress(progress, numbers, null, true));
+        var sink = new ProgressSink(progress);
+        var build = await GraphBuild.SolveAsync(request, store, platforms, sink, ct).ConfigureAwait(false);
+        var solved = build.Platforms.ToList();
         var attestations = new List<Descriptor>();
         if (request.Provenance is not null)
         {
@@ -61,55 +68,10 @@ public static class MultiPlatformBuild
         }
         var index = await IndexWriter.WriteAsync(store.Content, solved.Select(s => s.Result).ToList(), request.OciMediaTypes, ct, request.Annotations, attestations)
             .ConfigureAwait(false);
-        var output = new BuildOutput(index, [.. solved.Select(s => new PlatformOutput(s.Platform, s.Result, s.Snapshot))], Snapshots(request, store, solved));
+        var output = new BuildOutput(index, [.. solved.Select(s => new PlatformOutput(s.Platform, s.Result, s.Snapshot))], build.Snapshots);
         await exporter.ExportAsync(output, sink, ct).ConfigureAwait(false);
         await CacheSharing.CacheExporter.Merge(solved.Select(s => s.Cache).ToList()).ExportAsync(store, sink, ct).ConfigureAwait(false);
         return new BuiltImage(index, null) { UnusedBuildArgs = solved[0].Result.UnusedBuildArgs };
-    }
-
-    /// <summary>Runs every platform's build at once; the first failure cancels the others and is the one reported.</summary>
-    private static async Task<List<SolvedPlatform>> SolveAllAsync(BuildRequest request, IReadOnlyList<Platform> platforms, IBuildProgress progress,
-        StepNumbers numbers, CancellationToken ct)
-    {
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var solved = new SolvedPlatform?[platforms.Count];
-        Exception? first = null;
-        var builds = platforms.Select((platform, i) => Task.Run(async () =>
-        {
-            try
-            {
-                // One platform (with an attestation) keeps the single-platform step names.
-                var perPlatform = new PlatformProgress(progress, numbers, platforms.Count > 1 ? platform.ToString() : null, i == 0);
-                await Builder.BuildAsync(request with { Platform = platform }, perPlatform, s =>
-                {
-                    solved[i] = s;
-                    return Task.CompletedTask;
-                }, cancel.Token).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref first, e, null);
-                await cancel.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }, CancellationToken.None)).ToList();
-        try
-        {
-            await Task.WhenAll(builds).ConfigureAwait(false);
-        }
-        catch (Exception) when (first is not null)
-        {
-            ExceptionDispatchInfo.Capture(first).Throw();
-        }
-        return solved.Select(s => s!).ToList();
-    }
-
-    /// <summary>The platforms' snapshots: one snapshotter holds them all.</summary>
-    private static SnapshotWork Snapshots(BuildRequest request, LocalStore store, List<SolvedPlatform> solved)
-    {
-        var backend = solved[0].Backend;
-        if (solved.Any(s => s.Backend != backend)) throw new BuildFailedException("the platforms were built on different snapshotters");
-        return new SnapshotWork(backend.Open(request.StateDir), store.Content, request.StateDir);
     }
 }
 
@@ -142,46 +104,4 @@ internal static class IndexWriter
         Variant = config.Variant,
         OSVersion = config.OSVersion,
     });
-}
-
-/// <summary>Step numbers shared by the platforms of one build, so the display counts every step once.</summary>
-internal sealed class StepNumbers
-{
-    private int _next;
-
-    public int Next() => Interlocked.Increment(ref _next);
-}
-
-/// <summary>
-/// One platform's view of the shared progress display: its steps get the shared numbers and the platform after the
-/// bracket (<c>[linux/arm64 stage-0 2/3] RUN …</c>, <c>[linux/arm64 internal] load metadata …</c>). Reading the
-/// Dockerfile and .dockerignore is shown once, by the platform that shows shared steps.
-/// </summary>
-internal sealed class PlatformProgress(IBuildProgress inner, StepNumbers numbers, string? platform, bool showsShared) : IBuildProgress
-{
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Step, string Name)?> _steps = new();
-
-    public void Report(StepEvent e)
-    {
-        if (e.State == StepState.Started)
-        {
-            if (!showsShared && IsShared(e.Name))
-            {
-                _steps[e.Step] = null;
-                return;
-            }
-            var mapped = (numbers.Next(), Rename(e.Name));
-            _steps[e.Step] = mapped;
-            inner.Report(e with { Step = mapped.Item1, Name = mapped.Item2 });
-            return;
-        }
-        if (_steps.TryGetValue(e.Step, out var m) && m is { } step)
-            inner.Report(e with { Step = step.Step, Name = step.Name });
-    }
-
-    private static bool IsShared(string name) =>
-        name.StartsWith("[internal] load build definition", StringComparison.Ordinal) || name == "[internal] load .dockerignore";
-
-    private string Rename(string name) =>
-        platform is null || IsShared(name) || !name.StartsWith('[') ? name : "[" + platform + " " + name[1..];
 }

@@ -29,8 +29,11 @@ public abstract record InputSelector
     public sealed record SelectedPaths(IReadOnlyList<string> Paths, ContentDigestFunc Digest) : InputSelector;
 }
 
-/// <summary>The digest of the content <paramref name="paths"/> select in a result (BuildKit's <c>ComputeDigestFunc</c>).</summary>
-public delegate ValueTask<Digest> ContentDigestFunc(IResult input, IReadOnlyList<string> paths, CancellationToken ct);
+/// <summary>
+/// The digest of the content <paramref name="paths"/> select in a solved input (BuildKit's <c>ComputeDigestFunc</c>); a
+/// result that cannot digest its content may answer with its key.
+/// </summary>
+public delegate ValueTask<Digest> ContentDigestFunc(SolvedInput input, IReadOnlyList<string> paths, CancellationToken ct);
 
 /// <summary>The key a result is cached under.</summary>
 public readonly record struct CacheKey(Digest Digest)
@@ -51,7 +54,7 @@ public static class CacheKeys
             switch (map.Inputs[i])
             {
                 case InputSelector.SelectedPaths selected:
-                    var content = await selected.Digest(inputs[i].Result, selected.Paths, ct).ConfigureAwait(false);
+                    var content = await selected.Digest(inputs[i], selected.Paths, ct).ConfigureAwait(false);
                     writer.Field("paths", selected.Paths).Field("content", content);
                     break;
                 default:

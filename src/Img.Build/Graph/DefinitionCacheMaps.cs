@@ -2,9 +2,9 @@ namespace Img.Build.Graph;
 
 /// <summary>
 /// The cache map an op record implies (BuildKit's ops compute theirs the same way): the definition's digest and, per
-/// input, the paths the op reads when it reads only some — a COPY's sources, a read-only bind mount's selector — so a
-/// change elsewhere in that input keeps the key. The root of an exec, a file op's base and anything mounted writable
-/// are read whole.
+/// input, the paths the op reads when it reads only some — a COPY's sources, a bind mount's selector (writes to a bind
+/// are dropped) — so a change elsewhere in that input keeps the key. The root of an exec, a file op's base and a
+/// writable cache's source are read whole.
 /// </summary>
 public static class DefinitionCacheMaps
 {
@@ -31,7 +31,8 @@ public static class DefinitionCacheMaps
                 reads.Whole(0);
                 foreach (var mount in exec.Mounts.Where(m => m.Input is not null))
                 {
-                    if (mount.ReadOnly) reads.Path(mount.Input, mount.Selector.Length == 0 ? "/" : mount.Selector);
+                    // A bind's writes are dropped, so it reads only its path even when writable.
+                    if (mount.ReadOnly || mount.Type == Img.Dockerfile.MountType.Bind) reads.Path(mount.Input, mount.Selector.Length == 0 ? "/" : mount.Selector);
                     else reads.Whole(mount.Input);
                 }
                 break;

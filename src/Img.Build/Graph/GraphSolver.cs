@@ -215,7 +215,8 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
         ActiveVertex active, IOp op, CacheKey key, IReadOnlyList<SolvedInput> inputs, CancellationToken token)
     {
         var vertex = active.Vertex;
-        if (!vertex.IgnoreCache && await options.Cache.TryLoadAsync(key, vertex, token).ConfigureAwait(false) is { } hit)
+        using var held = await options.Cache.LockAsync(key, vertex, token).ConfigureAwait(false);
+        if (!vertex.IgnoreCache && await options.Cache.TryLoadAsync(key, vertex, inputs, token).ConfigureAwait(false) is { } hit)
         {
             Report(active, VertexStatus.Started);
             return (hit, true);
@@ -233,7 +234,7 @@ public sealed class GraphSolver(GraphSolverOptions options) : IAsyncDisposable
         }
         try
         {
-            await options.Cache.SaveAsync(key, vertex, result, token).ConfigureAwait(false);
+            await options.Cache.SaveAsync(key, vertex, inputs, result, token).ConfigureAwait(false);
         }
         catch
         {

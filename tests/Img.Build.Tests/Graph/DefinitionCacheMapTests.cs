@@ -20,7 +20,7 @@ public class DefinitionCacheMapTests
     }
 
     [Fact]
-    public void AnExecReadsItsRootAndWritableMountsWholeAndReadOnlyMountsByPath()
+    public void AnExecReadsItsRootWholeAndItsBindMountsByPathWritableOrNot()
     {
         var exec = new ExecOp(["make"])
         {
@@ -36,7 +36,7 @@ public class DefinitionCacheMapTests
 
         Assert.Null(reads[0]);
         Assert.Equal(["/app"], reads[1]);
-        Assert.Null(reads[2]);
+        Assert.Equal(["/out"], reads[2]); // a writable bind's writes are dropped: it reads only its path
         Assert.Equal(["/"], reads[3]);
         Assert.Null(reads[4]); // named by nothing: read whole rather than trusted to be unread
     }

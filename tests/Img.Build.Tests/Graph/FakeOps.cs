@@ -21,9 +21,9 @@ internal sealed class FakeResult(string value, IReadOnlyDictionary<string, strin
     }
 
     /// <summary>A content digest over the selected files only, as a context checksum would be.</summary>
-    public static ValueTask<Digest> ContentOf(IResult input, IReadOnlyList<string> paths, CancellationToken ct)
+    public static ValueTask<Digest> ContentOf(SolvedInput input, IReadOnlyList<string> paths, CancellationToken ct)
     {
-        var files = ((FakeResult)input).Files;
+        var files = ((FakeResult)input.Result).Files;
         var text = string.Join("\n", paths.Select(p => p + "=" + (files.TryGetValue(p, out var c) ? c : "<none>")));
         return ValueTask.FromResult(Digest.Compute(Encoding.UTF8.GetBytes(text)));
     }
@@ -88,14 +88,14 @@ internal sealed class MemoryCacheStore : ICacheStore
 
     public int Count => _results.Count;
 
-    public ValueTask<IResult?> TryLoadAsync(CacheKey key, Vertex vertex, CancellationToken ct)
+    public ValueTask<IResult?> TryLoadAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, CancellationToken ct)
     {
         if (!_results.TryGetValue(key, out var result)) return ValueTask.FromResult<IResult?>(null);
         Interlocked.Increment(ref Hits);
         return ValueTask.FromResult<IResult?>(result);
     }
 
-    public ValueTask SaveAsync(CacheKey key, Vertex vertex, IResult result, CancellationToken ct)
+    public ValueTask SaveAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, IResult result, CancellationToken ct)
     {
         _results[key] = result;
         return ValueTask.CompletedTask;

@@ -166,6 +166,65 @@ public class GraphSolverTests
         Assert.Equal((1, 1), (otherBase.ExecCalls, stepOnOther.ExecCalls));
     }
 
+    /// <summary>A store whose lock is one per key, noting what happened while it was held.</summary>
+    private sealed class LockingCacheStore : ICacheStore
+    {
+        private readonly MemoryCacheStore _inner = new();
+        private readonly SemaphoreSlim _lock = new(1, 1);
+
+        public bool Held { get; private set; }
+
+        public List<string> Seen { get; } = [];
+
+        public async ValueTask<IDisposable?> LockAsync(CacheKey key, Vertex vertex, CancellationToken ct)
+        {
+            await _lock.WaitAsync(ct);
+            Held = true;
+            return new Releaser(this);
+        }
+
+        public ValueTask<IResult?> TryLoadAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, CancellationToken ct)
+        {
+            Seen.Add($"load {vertex.Name} held={Held} inputs={inputs.Count}");
+            return _inner.TryLoadAsync(key, vertex, inputs, ct);
+        }
+
+        public ValueTask SaveAsync(CacheKey key, Vertex vertex, IReadOnlyList<SolvedInput> inputs, IResult result, CancellationToken ct)
+        {
+            Seen.Add($"save {vertex.Name} held={Held} inputs={inputs.Count}");
+            return _inner.SaveAsync(key, vertex, inputs, result, ct);
+        }
+
+        private sealed class Releaser(LockingCacheStore store) : IDisposable
+        {
+            public void Dispose()
+            {
+                store.Held = false;
+                store._lock.Release();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task TheStoresLockIsHeldFromTheLookupUntilTheResultIsSavedAndTheStoreSeesTheInputs()
+    {
+        var cache = new LockingCacheStore();
+        var step = new FakeOp("step")
+        {
+            Body = (inputs, _) =>
+            {
+                cache.Seen.Add($"exec held={cache.Held}");
+                return Task.FromResult<IResult>(new FakeResult("ran"));
+            },
+        };
+        await using (var solver = NewSolver(parallelism: 1, cache: cache))
+            await solver.SolveAsync(step.Vertex(new FakeOp("base").Vertex()), CancellationToken.None);
+
+        Assert.Equal(["load base held=True inputs=0", "save base held=True inputs=0",
+            "load step held=True inputs=1", "exec held=True", "save step held=True inputs=1"], cache.Seen);
+        Assert.False(cache.Held);
+    }
+
     [Fact]
     public async Task AVertexThatIgnoresTheCacheRuns()
     {

@@ -84,13 +84,24 @@ public sealed record StageConfig
 
     /// <summary>With one more history entry: <paramref name="step"/> is the vertex whose layer it describes, null for none.</summary>
     public StageConfig WithHistory(string createdBy, Vertex? step = null) => this with { History = [.. History, new StageHistory(createdBy, step)] };
+
+    /// <summary>The last history entry (a config instruction's) made on filesystem <paramref name="at"/>.</summary>
+    public StageConfig WithLastHistoryAt(Vertex? at) =>
+        History.Count == 0 ? this : this with { History = [.. History.Take(History.Count - 1), History[^1] with { At = at }] };
 }
 
 /// <summary>
 /// One history entry a Dockerfile instruction adds. <see cref="Step"/> is the vertex of a filesystem step: whether its
 /// layer is empty, and when it was made, are known once it is solved; a config instruction has none (an empty layer).
 /// </summary>
-public sealed record StageHistory(string CreatedBy, Vertex? Step);
+public sealed record StageHistory(string CreatedBy, Vertex? Step)
+{
+    /// <summary>
+    /// The stage's filesystem when a config instruction ran (null while empty): the entry takes the time that
+    /// filesystem last changed, so a build answered from the cache makes the same image.
+    /// </summary>
+    public Vertex? At { get; init; }
+}
 
 /// <summary>Container paths as the Dockerfile frontend cleans them.</summary>
 internal static class Paths

@@ -89,7 +89,7 @@ internal sealed class StageConverter(PlatformConversion conversion, PlannedStage
                 Copy(raw, CopyStep.Of(add), step);
                 break;
             default:
-                _config = ConfigInstructions.Apply(_config, ins, scope) ?? _config;
+                _config = ConfigInstructions.Apply(_config, ins, scope)?.WithLastHistoryAt(_root) ?? _config;
                 break;
         }
     }
