@@ -11,8 +11,9 @@ namespace Img.Archive.Layers;
 /// byte-aligned and not final), and the pieces are written in order as ONE gzip member with the
 /// CRC-32 and length of the whole input. Output depends only on the input bytes and the level
 /// (never on thread count or write sizes), so a layer's digest is reproducible.
-/// Memory is bounded and reached early: one block per core is being deflated while the next fills, so a layer of a
-/// few blocks already uses what a layer of thousands uses (more blocks waiting added memory, not speed).
+/// Memory is bounded and reached early: one block more than there are cores is in flight (the writer filling the next
+/// block needs a core too), so a layer of a few blocks already uses what a layer of thousands uses; two per core, as
+/// before, added memory for long layers and no speed.
 /// Unlike pigz, blocks do not prime their window with the previous block's tail (.NET's deflate has
 /// no preset dictionary), which costs a fraction of a percent of ratio.
 /// </summary>
@@ -56,7 +57,7 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         _leaveOpen = leaveOpen;
         _blockSize = blockSize;
         _level = level;
-        _maxInFlight = Math.Max(2, threads ?? Environment.ProcessorCount);
+        _maxInFlight = Math.Max(2, (threads ?? Environment.ProcessorCount) + 1);
         (_blocks, _pieces) = blockSize == DefaultBlockSize ? (DefaultBlocks, DefaultPieces)
             : (new BoundedArrayPool(blockSize, _maxInFlight + 1), new BoundedArrayPool(PieceCapacity(blockSize), _maxInFlight + 1));
         _block = _blocks.Rent();
