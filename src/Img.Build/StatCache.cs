@@ -23,7 +23,11 @@ public sealed class StatCache
     private readonly string _file;
     private readonly int _spillAfter;
     private readonly Lock _gate = new();
+    // Sized for the bound on first use and reused, as is the array the records are sorted in: grown step by step and
+    // copied out anew on every spill, they left large arrays to the GC's rarest collection, so a context past the bound
+    // held more memory than one below it.
     private readonly Dictionary<StatKey, StatRecord> _pending = [];
+    private StatRecord[]? _sorted;
     private readonly List<StatTable> _spilled = [];
     private StatTable? _saved;
     private bool _savedOpened;
@@ -78,6 +82,7 @@ public sealed class StatCache
     {
         lock (_gate)
         {
+            if (_pending.Count == 0) _pending.EnsureCapacity(_spillAfter);
             _pending[record.Key] = record;
             _dirty = true;
             if (_pending.Count >= _spillAfter) Spill();
@@ -111,11 +116,13 @@ public sealed class StatCache
         _pending.Clear();
     }
 
-    private StatRecord[] PendingSorted()
+    private ArraySegment<StatRecord> PendingSorted()
     {
-        var records = _pending.Values.ToArray();
-        Array.Sort(records, static (a, b) => a.Key.CompareTo(b.Key));
-        return records;
+        var records = _sorted ??= new StatRecord[_spillAfter];
+        _pending.Values.CopyTo(records, 0);
+        var sorted = new ArraySegment<StatRecord>(records, 0, _pending.Count);
+        sorted.AsSpan().Sort(static (a, b) => a.Key.CompareTo(b.Key));
+        return sorted;
     }
 
     private SafeFileHandle CreateUnlinked(string infix)

@@ -11,7 +11,9 @@ namespace Img.Archive.Layers;
 /// byte-aligned and not final), and the pieces are written in order as ONE gzip member with the
 /// CRC-32 and length of the whole input. Output depends only on the input bytes and the level
 /// (never on thread count or write sizes), so a layer's digest is reproducible.
-/// Memory is bounded: at most a fixed number of blocks are in flight.
+/// Memory is bounded and reached early: one block more than there are cores is in flight (the writer filling the next
+/// block needs a core too), so a layer of a few blocks already uses what a layer of thousands uses; two per core, as
+/// before, added memory for long layers and no speed.
 /// Unlike pigz, blocks do not prime their window with the previous block's tail (.NET's deflate has
 /// no preset dictionary), which costs a fraction of a percent of ratio.
 /// </summary>
@@ -55,7 +57,7 @@ public sealed class ParallelGzipStream : ForwardWriteStream
         _leaveOpen = leaveOpen;
         _blockSize = blockSize;
         _level = level;
-        _maxInFlight = Math.Max(2, (threads ?? Environment.ProcessorCount) * 2);
+        _maxInFlight = Math.Max(2, (threads ?? Environment.ProcessorCount) + 1);
         (_blocks, _pieces) = blockSize == DefaultBlockSize ? (DefaultBlocks, DefaultPieces)
             : (new BoundedArrayPool(blockSize, _maxInFlight + 1), new BoundedArrayPool(PieceCapacity(blockSize), _maxInFlight + 1));
         _block = _blocks.Rent();
@@ -65,8 +67,8 @@ public sealed class ParallelGzipStream : ForwardWriteStream
     // once are kept, however many blocks pass. The shared ArrayPool kept a block on every pool thread that ever
     // returned one (a block is rented here and returned on a deflate thread), so its holdings grew with the length
     // of the layer and the number of threads that had touched it.
-    private static readonly BoundedArrayPool DefaultBlocks = new(DefaultBlockSize, 2 * Environment.ProcessorCount + 2);
-    private static readonly BoundedArrayPool DefaultPieces = new(PieceCapacity(DefaultBlockSize), 2 * Environment.ProcessorCount + 2);
+    private static readonly BoundedArrayPool DefaultBlocks = new(DefaultBlockSize, Environment.ProcessorCount + 2);
+    private static readonly BoundedArrayPool DefaultPieces = new(PieceCapacity(DefaultBlockSize), Environment.ProcessorCount + 2);
 
     /// <summary>Room for a block's output either way: deflate's worst case (zlib's bound is about 0.03 % over) or stored blocks (5 bytes per 64 KiB).</summary>
     private static int PieceCapacity(int blockSize) => blockSize + (blockSize >> 3) + 1024;

@@ -86,7 +86,9 @@ public sealed class TarStreamWriter : IAsyncDisposable
 
     private async ValueTask CopyExactAsync(Stream content, long size, string name, CancellationToken ct)
     {
-        var buf = ArrayPool<byte>.Shared.Rent(256 * 1024);
+        // No larger than the file: a 256 KiB array for every small file went to the large object heap, on whichever
+        // thread the copy resumed, and more of them were held the longer the layer.
+        var buf = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(size, 1, 256 * 1024));
         try
         {
             var left = size;
