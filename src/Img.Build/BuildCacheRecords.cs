@@ -24,7 +24,7 @@ public static class BuildCacheRecords
     /// </summary>
     public static async Task<PruneResult> PruneAsync(LocalStore store, CancellationToken ct)
     {
-        await StaleWork.ReclaimAsync(store.StateDir).ConfigureAwait(false);
+        await new StaleWork(store.StateDir).ReclaimAsync().ConfigureAwait(false);
         var imageBlobs = await store.ImageBlobsAsync(ct).ConfigureAwait(false);
         var candidates = store.Metadata.ListCacheRecords().Where(r => !InUse(r, imageBlobs)).ToList();
         var removed = new List<CacheRecord>();

@@ -4,15 +4,9 @@ using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
-/// <summary>Everything one <c>img build</c> asks for.</summary>
+/// <summary>Everything one <c>img build</c> asks for; where state lives and the shared parts are the engine's (<see cref="EngineOptions"/>).</summary>
 public sealed record BuildRequest
 {
-    /// <summary>The state directory (content store, metadata, snapshots, caches).</summary>
-    public required string StateDir { get; init; }
-
-    /// <summary>The snapshot backend: <c>auto</c>, <c>native</c>, <c>overlayfs</c> or <c>fuse-overlayfs</c>.</summary>
-    public BackendChoice Backend { get; init; } = BackendChoice.Auto;
-
     /// <summary>The build context directory.</summary>
     public required string ContextDir { get; init; }
 
@@ -93,28 +87,6 @@ public sealed record BuildRequest
 
     /// <summary>Opens standard output for exporters writing to <c>-</c>.</summary>
     public Func<Stream>? OpenStdout { get; init; }
-
-    /// <summary>Debug lines (<c>-d</c>); null for none.</summary>
-    public Action<string>? Log { get; init; }
-
-    /// <summary>
-    /// The one registry client of the build — base images, <c>--cache-from</c>/<c>--cache-to</c>, <c>ADD &lt;url&gt;</c>
-    /// and the push — built by the command line from its options with the <c>-d</c> log; when not given, one from the
-    /// environment's options, made once (a <c>with</c> copy of the request shares it).
-    /// </summary>
-    public Img.Registry.RegistryClient Registry
-    {
-        get => LazyInitializer.EnsureInitialized(ref _registry.Client, () => new Img.Registry.RegistryClient(Img.Registry.RegistryOptions.FromEnvironment(log: Log)));
-        init => _registry = new RegistryHolder { Client = value };
-    }
-
-    private readonly RegistryHolder _registry = new();
-
-    /// <summary>Holds the client made on first use, shared by the request's copies.</summary>
-    private sealed class RegistryHolder
-    {
-        public Img.Registry.RegistryClient? Client;
-    }
 }
 
 /// <summary>What a build produced.</summary>

@@ -44,9 +44,9 @@ internal interface IExporter
 internal static class Exporters
 {
     /// <exception cref="BuildFailedException">No exporter has that type.</exception>
-    public static IExporter Resolve(BuildRequest request, LocalStore store) => request.Output.Type switch
+    public static IExporter Resolve(BuildRequest request, LocalStore store, Img.Registry.RegistryClient registry) => request.Output.Type switch
     {
-        "image" => new ImageExporter(request, store),
+        "image" => new ImageExporter(request, store, registry),
         "docker" => new ArchiveExporter(request, store, ArchiveFormat.Docker),
         "oci" => new ArchiveExporter(request, store, ArchiveFormat.Oci),
         "tar" => new RootfsTarExporter(request),
@@ -79,7 +79,7 @@ internal static class Exporters
 }
 
 /// <summary><c>type=image</c>: names the image in the store (<c>-t</c>, <c>name=</c>), and pushes it with <c>push=true</c>.</summary>
-internal sealed class ImageExporter(BuildRequest request, LocalStore store) : IExporter
+internal sealed class ImageExporter(BuildRequest request, LocalStore store, Img.Registry.RegistryClient registry) : IExporter
 {
     public async Task ExportAsync(BuildOutput output, ProgressSink progress, CancellationToken ct)
     {
@@ -91,7 +91,7 @@ internal sealed class ImageExporter(BuildRequest request, LocalStore store) : IE
             store.Metadata.PutImage(name.ToString(), output.Target);
             step.Log($"naming to {name} done");
         }
-        if (request.Output.Push) await ImagePusher.PushAsync(request, store.Content, output.Target, step, ct).ConfigureAwait(false);
+        if (request.Output.Push) await ImagePusher.PushAsync(request, registry, store.Content, output.Target, step, ct).ConfigureAwait(false);
         step.Done();
     }
 }

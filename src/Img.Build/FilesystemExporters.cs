@@ -16,14 +16,14 @@ internal sealed class RootfsTarExporter(BuildRequest request) : IExporter
         {
             await output.Snapshots.WithViewAsync(output.Platforms[0].Snapshot, async root =>
             {
-                await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteTreeAsync(root, s, Compression.None, Builder.RootTarOptions, ct), ct).ConfigureAwait(false);
+                await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteTreeAsync(root, s, Compression.None, LayerFormats.RootTarOptions, ct), ct).ConfigureAwait(false);
                 return true;
             }, ct).ConfigureAwait(false);
         }
         else
         {
             await WithViewsAsync(output, 0, [], async trees =>
-                await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees, Builder.RootTarOptions), s, Compression.None, null, ct), ct)
+                await Exporters.WriteOutputAsync(request, s => LayerWriter.WriteLayerAsync(new PrefixedTreesLayerSource(trees, LayerFormats.RootTarOptions), s, Compression.None, null, ct), ct)
                     .ConfigureAwait(false), ct).ConfigureAwait(false);
         }
         step.Done();

@@ -11,17 +11,17 @@ namespace Img.Build;
 /// </summary>
 internal static class ImagePusher
 {
-    public static async Task PushAsync(BuildRequest request, ContentStore content, Descriptor target, StepReporter step, CancellationToken ct)
+    public static async Task PushAsync(BuildRequest request, RegistryClient registry, ContentStore content, Descriptor target, StepReporter step, CancellationToken ct)
     {
         if (request.Names.Count == 0)
             throw new BuildFailedException("push requires a name: use -t NAME or -o type=registry,name=NAME");
         // registry.insecure=true is the exporter's own: the build's client with the names' registries added as insecure.
         var client = request.Output.InsecureRegistry
-            ? new RegistryClient(request.Registry.Options with
+            ? new RegistryClient(registry.Options with
             {
-                InsecureRegistries = new HashSet<string>(request.Registry.Options.InsecureRegistries.Concat(request.Names.Select(n => n.Domain)), StringComparer.OrdinalIgnoreCase),
+                InsecureRegistries = new HashSet<string>(registry.Options.InsecureRegistries.Concat(request.Names.Select(n => n.Domain)), StringComparer.OrdinalIgnoreCase),
             })
-            : request.Registry;
+            : registry;
         step.Log("pushing layers");
         foreach (var name in request.Names)
         {

@@ -8,16 +8,18 @@ namespace Img.Build;
 /// states and mount directories. Only work whose process is gone goes, so it is safe beside running builds.
 /// Call inside the user namespace (leftover mounts are detached and runtimes deleted from there).
 /// </summary>
-public static class StaleWork
+public sealed class StaleWork(string stateDir)
 {
+    private readonly string _stateDir = Path.GetFullPath(stateDir);
+
     /// <summary>
     /// Removes the leftovers of dead processes for every snapshot backend under <c>&lt;state&gt;/snapshots/</c>
     /// and returns how many entries went. Mount directories (<c>build-mounts/</c>) go only while no build holds
     /// <see cref="EnterBuild"/>: they record no owner of their own.
     /// </summary>
-    public static async Task<int> ReclaimAsync(string stateDir)
+    public async Task<int> ReclaimAsync()
     {
-        stateDir = Path.GetFullPath(stateDir);
+        var stateDir = _stateDir;
         int removed = 0;
         var snapshots = Path.Combine(stateDir, "snapshots");
         if (Directory.Exists(snapshots))
@@ -35,9 +37,9 @@ public static class StaleWork
     /// Marks a build as running until disposed (a shared lock on <c>&lt;state&gt;/build-mounts.lock</c>; the kernel
     /// drops it when the process dies), so no other process reclaims its mount directories.
     /// </summary>
-    public static IDisposable EnterBuild(string stateDir)
+    public IDisposable EnterBuild()
     {
-        var path = LockPath(Path.GetFullPath(stateDir));
+        var path = LockPath(_stateDir);
         // The first thing a build creates may be the state directory itself: private, as LocalStore makes it.
         Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         // .NET takes flock(LOCK_SH|LOCK_NB) for a shared FileShare; a reclaimer holds LOCK_EX only for a moment.

@@ -126,7 +126,7 @@ public sealed class BuildFlagOptionsTests
     {
         var manifest = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = Digest.Compute([1]), Size = 10 };
         var config = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Compute([2]), Size = 5 };
-        var request = new BuildRequest { StateDir = "/s", ContextDir = "/c", DockerfilePath = "/c/Dockerfile", Names = [Reference.Parse("docker.io/library/a:1"), Reference.Parse("example.com/b:2")] };
+        var request = new BuildRequest { ContextDir = "/c", DockerfilePath = "/c/Dockerfile", Names = [Reference.Parse("docker.io/library/a:1"), Reference.Parse("example.com/b:2")] };
         using var doc = JsonDocument.Parse(BuildResultFiles.Metadata(new BuiltImage(manifest, config), request));
         var m = doc.RootElement;
         Assert.Equal(manifest.Digest.ToString(), m.GetProperty("containerimage.digest").GetString());

@@ -48,7 +48,7 @@ internal sealed class CacheExporter
     /// Exports to every registry and local destination; call after the image is exported and stored.
     /// </summary>
     /// <exception cref="BuildFailedException">An export failed (and did not say ignore-error=true).</exception>
-    public async Task ExportAsync(LocalStore store, ProgressSink progress, CancellationToken ct)
+    public async Task ExportAsync(LocalStore store, RegistryClient registry, ProgressSink progress, CancellationToken ct)
     {
         foreach (var spec in _request.CacheTo.Where(s => s.Type != CacheType.Inline))
         {
@@ -60,7 +60,7 @@ internal sealed class CacheExporter
                 if (spec.Type == CacheType.Registry)
                 {
                                         var report = new PushReport(step, manifest.Digest, configDesc.Digest);
-                    await _request.Registry.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
+                    await registry.PushAsync(spec.Ref!, manifest, store.Content, report, ct: ct).ConfigureAwait(false);
                 }
                 else
                 {

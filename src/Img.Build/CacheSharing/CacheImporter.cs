@@ -16,7 +16,7 @@ internal static class CacheImporter
     /// <summary>Largest cache config read into memory.</summary>
     private const long MaxConfigSize = 16 << 20;
 
-    public static async Task<ImportedCache> ImportAsync(BuildRequest request, LocalStore store, ProgressSink progress, CancellationToken ct)
+    public static async Task<ImportedCache> ImportAsync(BuildRequest request, RegistryClient registry, LocalStore store, ProgressSink progress, CancellationToken ct)
     {
         if (request.CacheFrom.Count == 0 || request.NoCache) return ImportedCache.Empty;
         var imported = new ImportedCache();
@@ -27,7 +27,7 @@ internal static class CacheImporter
             {
                 var (config, source) = spec.Type == CacheType.Local
                     ? ReadLayout(spec)
-                    : await ReadRegistryAsync(request.Registry, spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
+                    : await ReadRegistryAsync(registry, spec.Ref!, request.Platform, store, ct).ConfigureAwait(false);
                 imported.Add(config, source);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -8,7 +8,7 @@ namespace Img.Build;
 
 /// <summary>What the ops of one build run with: the request, the stores, snapshots, base images, the context, the runtime.</summary>
 internal sealed record BuildEnv(BuildRequest Request, LocalStore Store, SnapshotWork Snapshots, BaseImages Images, BuildContext Context,
-    Lazy<IStepExecutor> Runtime, Compression Compression, VertexSteps Steps)
+    Lazy<IStepExecutor> Runtime, Compression Compression, VertexSteps Steps, Action<string>? Log)
 {
     /// <summary>
     /// The digest of what <paramref name="paths"/> select in a solved input: context files by content (a change elsewhere

@@ -33,28 +33,28 @@ internal sealed class GraphBuild
 
     /// <summary>Solves <paramref name="request"/> for <paramref name="platforms"/> and writes their images into the store.</summary>
     /// <exception cref="BuildFailedException">The Dockerfile or a step failed; the message says why.</exception>
-    public static async Task<GraphBuild> SolveAsync(BuildRequest request, LocalStore store, IReadOnlyList<Platform> platforms, ProgressSink sink, CancellationToken ct)
+    public static async Task<GraphBuild> SolveAsync(EngineOptions engine, BuildRequest request, LocalStore store, IReadOnlyList<Platform> platforms, ProgressSink sink, CancellationToken ct)
     {
         var (dockerfile, text) = await DefinitionReading.ReadDockerfileAsync(request, sink, ct).ConfigureAwait(false);
         var document = Parse(text);
         var ignore = await DefinitionReading.ReadIgnoreAsync(request, sink, ct).ConfigureAwait(false);
-        var stats = StatCache.Load(Path.Combine(request.StateDir, "build", "context-stats"));
+        var stats = StatCache.Load(Path.Combine(engine.StateDir, "build", "context-stats"));
         try
         {
-            var backend = Snapshotters.Resolve(request.Backend, request.StateDir);
-            var work = new SnapshotWork(backend.Open(request.StateDir), store.Content, request.StateDir) { LayerOptions = Builder.LayerOptionsOf(request) };
+            var backend = Snapshotters.Resolve(engine.Backend, engine.StateDir);
+            var work = new SnapshotWork(backend.Open(engine.StateDir), store.Content, engine.StateDir) { LayerOptions = LayerFormats.LayerOptionsOf(request) };
             var images = new BaseImages(store, work, backend, request.Platform, sink)
             {
-                Pull = request.Pull, NamedContexts = request.NamedContexts, Stats = stats, Registry = request.Registry, NamesPlatform = platforms.Count > 1,
+                Pull = request.Pull, NamedContexts = request.NamedContexts, Stats = stats, Registry = engine.Registry, NamesPlatform = platforms.Count > 1,
             };
-            var compression = Builder.CompressionOf(request.Output);
+            var compression = LayerFormats.CompressionOf(request.Output);
             var env = new BuildEnv(request, store, work, images, new BuildContext(request.ContextDir, ignore, stats),
-                new Lazy<IStepExecutor>(() => StepExecutors.Open(request.StateDir, request.Log)), compression, new VertexSteps(sink));
+                new Lazy<IStepExecutor>(() => StepExecutors.Open(engine.StateDir, engine.Log)), compression, new VertexSteps(sink), engine.Log);
             var sources = new SourceImages(images, request.NamedContexts);
             var graph = await ConvertAsync(document, request, platforms, ignore, sources, ct).ConfigureAwait(false);
             if (graph.Platforms.Count > 1) env.Steps.NamePlatforms(graph.Platforms.Select(p => p.Vertices));
             var keys = new StepKeys(backend, request.SourceDateEpoch, compression);
-            var cache = new StepCache(env, keys) { Imported = await CacheImporter.ImportAsync(request, store, sink, ct).ConfigureAwait(false) };
+            var cache = new StepCache(env, keys) { Imported = await CacheImporter.ImportAsync(request, engine.Registry, store, sink, ct).ConfigureAwait(false) };
             // No limit on ops at once, as BuildKit by default: independent stages run side by side however many cores there are.
             await using var solver = new GraphSolver(new GraphSolverOptions
             {

@@ -43,7 +43,7 @@ internal sealed class RunOp(BuildEnv env, Vertex vertex) : IOp
             reporter?.Log(line);
         });
         int code;
-        env.Request.Log?.Invoke($"{vertex.Name}: executor {env.Runtime.Value.Describe}");
+        env.Log?.Invoke($"{vertex.Name}: executor {env.Runtime.Value.Describe}");
         try { code = await env.Runtime.Value.RunAsync(spec, output, output, ct).ConfigureAwait(false); }
         catch (InvalidOperationException e) { throw new BuildFailedException(e.Message, e); }
         output.Flush();

@@ -106,8 +106,6 @@ public sealed class BuildCommand : Command
 
             var request = new BuildRequest
             {
-                StateDir = context.StateDir,
-                Backend = context.Backend,
                 ContextDir = contextDir,
                 DockerfilePath = dockerfile,
                 BuildArgs = buildArgs,
@@ -131,10 +129,16 @@ public sealed class BuildCommand : Command
                 Annotations = annotations,
                 NamedContexts = namedContexts,
                 Provenance = provenance,
-                Log = context.Debug ? context.Log : null,
-                // One client for every registry request of the build, ADD <url> included, with the -d log.
-                Registry = new RegistryClient(RegistryOptions.FromEnvironment(log: context.Debug ? context.Log : null)),
             };
+            Action<string>? log = context.Debug ? context.Log : null;
+            var engine = new BuildEngine(new EngineOptions
+            {
+                StateDir = context.StateDir,
+                Backend = context.Backend,
+                // One client for every registry request of the build, ADD <url> included, with the -d log.
+                Registry = new RegistryClient(RegistryOptions.FromEnvironment(log: log)),
+                Log = log,
+            });
             var tty = mode.Kind == ProgressKind.Tty ? new TtyProgress(context.Err) : null;
             var quiet = mode.Kind == ProgressKind.Quiet ? new QuietProgress() : null;
             IBuildProgress progress = mode.Kind switch
@@ -147,7 +151,7 @@ public sealed class BuildCommand : Command
             BuiltImage built;
             try
             {
-                built = await MultiPlatformBuild.BuildAsync(request, platforms, progress, ct);
+                built = await engine.BuildAsync(request, platforms, progress, ct);
             }
             catch (BuildFailedException e)
             {

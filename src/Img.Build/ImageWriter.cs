@@ -10,31 +10,9 @@ using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 
-/// <summary>The build engine's entry point: Dockerfile and context in, an exported image out.</summary>
-public static class Builder
+/// <summary>How a build writes trees and layers: the owners, the clamped times and the compression its request asks for.</summary>
+internal static class LayerFormats
 {
-    /// <summary>
-    /// Builds <paramref name="request"/> and exports the result. Call inside the user namespace (snapshots are mounted).
-    /// </summary>
-    /// <exception cref="BuildFailedException">The Dockerfile, a step or the export failed; the message says why.</exception>
-    public static async Task<BuildResult> BuildAsync(BuildRequest request, IBuildProgress progress, CancellationToken ct)
-    {
-        var sink = new ProgressSink(progress);
-        // Killed builds leave snapshots, bundles and mount dirs that only they would have removed.
-        await StaleWork.ReclaimAsync(request.StateDir).ConfigureAwait(false);
-        using var running = StaleWork.EnterBuild(request.StateDir);
-        using var store = LocalStore.Open(request.StateDir);
-        // Resolved before anything is built: a wrong -o fails at once.
-        var exporter = Exporters.Resolve(request, store);
-        var build = await GraphBuild.SolveAsync(request, store, [request.Platform], sink, ct).ConfigureAwait(false);
-        var solved = build.Platforms[0];
-        await exporter.ExportAsync(new BuildOutput(solved.Result.Manifest, [new PlatformOutput(request.Platform, solved.Result, solved.Snapshot)], build.Snapshots), sink, ct)
-            .ConfigureAwait(false);
-        // After the image is stored: a failed cache export fails the build, but the image is there.
-        await solved.Cache.ExportAsync(store, sink, ct).ConfigureAwait(false);
-        return solved.Result;
-    }
-
     /// <summary>How a root filesystem is written as a tar (<c>-o type=tar</c>): owners from img's records where it keeps them.</summary>
     internal static WriteOptions? RootTarOptions => Img.Runtime.Namespaces.Isolation.Current.RecordsOwners ? new WriteOptions { OwnersRecorded = true } : null;
 
