@@ -1,12 +1,6 @@
-using Img.Archive.ImageArchive;
 using Img.Archive.Layers;
-using Img.Build.CacheSharing;
 using Img.Content;
-using Img.Dockerfile;
-using Img.Fs;
 using Img.Oci;
-using Img.Runtime.Oci;
-using Img.Runtime.Snapshots;
 
 namespace Img.Build;
 

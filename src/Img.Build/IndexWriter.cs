@@ -1,5 +1,3 @@
-using Img.Archive.ImageArchive;
-using Img.Archive.Layers;
 using Img.Content;
 using Img.Oci;
 using Img.Runtime.Snapshots;
