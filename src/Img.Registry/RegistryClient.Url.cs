@@ -20,7 +20,7 @@ public sealed partial class RegistryClient
             Log?.Invoke($"GET {uri.GetLeftPart(UriPartial.Path)}");
             var response = await HttpRetry.SendAsync(Hosts.ClientFor(hostPort), Options, _ => new HttpRequestMessage(HttpMethod.Get, uri), retry: false, ct,
                 hostPort, uri.Scheme == Uri.UriSchemeHttps ? Hosts.TrustFor(hostPort) : null).ConfigureAwait(false);
-            if (!IsRedirect(response) || response.Headers.Location is not { } location || hop == MaxUrlRedirects) return response;
+            if (!RegistryTransport.IsRedirect(response.StatusCode) || response.Headers.Location is not { } location || hop == MaxUrlRedirects) return response;
             var next = new Uri(uri, location);
             response.Dispose();
             if (next.Scheme is not ("http" or "https"))
@@ -30,8 +30,4 @@ public sealed partial class RegistryClient
             uri = next;
         }
     }
-
-    private static bool IsRedirect(HttpResponseMessage r) =>
-        r.StatusCode is System.Net.HttpStatusCode.MovedPermanently or System.Net.HttpStatusCode.Found or System.Net.HttpStatusCode.SeeOther
-            or System.Net.HttpStatusCode.TemporaryRedirect or System.Net.HttpStatusCode.PermanentRedirect;
 }

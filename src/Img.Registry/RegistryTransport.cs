@@ -147,7 +147,7 @@ internal sealed class RegistryTransport
     public Uri Absolute(string target) =>
         Uri.TryCreate(target, UriKind.Absolute, out var abs) && abs.Scheme is "http" or "https" ? abs : new Uri(Endpoint.BaseUri, target.TrimStart('/'));
 
-    private static bool IsRedirect(HttpStatusCode s) =>
+    internal static bool IsRedirect(HttpStatusCode s) =>
         s is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
             or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
 }
